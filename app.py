@@ -1,0 +1,50 @@
+"""Wiring only: the Chalice app, its blueprints, the request middleware and the scheduled job."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from chalice.app import Chalice, Cron, Request, Response
+
+from chalicelib.logs import get_logger, request_id_var
+from chalicelib.routes import auth, session
+
+app = Chalice(app_name="whatsapp-evolution")
+app.register_blueprint(auth.bp)
+app.register_blueprint(session.bp)
+
+_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+@app.middleware("http")
+def request_context(event: Request, get_response: Callable[[Request], Response]) -> Response:
+    """Give every request an id (echoing a sane ``X-Request-Id``) and log one line for it."""
+    incoming = event.headers.get("x-request-id", "")
+    request_id = incoming if _SANE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    token = request_id_var.set(request_id)
+    started = time.perf_counter()
+    try:
+        response = get_response(event)
+    finally:
+        request_id_var.reset(token)
+    response.headers["X-Request-Id"] = request_id
+    get_logger().info(
+        "request",
+        request_id=request_id,
+        method=event.method,
+        route=event.context.get("resourcePath"),
+        status=response.status_code,
+        duration_ms=round((time.perf_counter() - started) * 1000, 2),
+    )
+    return response
+
+
+@app.schedule(Cron("0/5", "*", "*", "*", "?", "*"), name="health_check")
+def health_check(event: Any) -> dict[str, Any]:
+    """Every 5 minutes: the /health checks, EMF metrics, an alert when the session leaves open."""
+    summary: dict[str, Any] = session.health_service().run_scheduled()
+    return summary

@@ -1,0 +1,3 @@
+"""The WhatsApp Evolution service: everything behind ``app.py``'s routes."""
+
+__version__ = "1.0.0"

@@ -1,0 +1,140 @@
+"""The WhatsApp session: its state, connecting it (QR or pairing code), disconnecting it."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from chalicelib import errors
+from chalicelib.evolution import errors as evo
+from chalicelib.evolution.client import WEBHOOK_EVENTS
+from chalicelib.evolution.wire import WebhookConfig
+from chalicelib.services.upstream import translate
+
+if TYPE_CHECKING:
+    from chalicelib.evolution import EvolutionClient
+    from chalicelib.settings import Settings
+    from chalicelib.store.base import Store
+
+logger = logging.getLogger(__name__)
+
+
+def now_iso() -> str:
+    """The current time as ISO 8601 UTC with ``Z`` (the API's timestamp format)."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def webhook_config(settings: Settings) -> WebhookConfig | None:
+    """This service's webhook on the instance, when a public URL is configured."""
+    url = settings.webhook_url
+    if url is None:
+        return None
+    return WebhookConfig(
+        url=url,
+        events=list(WEBHOOK_EVENTS),
+        headers={"X-Webhook-Secret": settings.WEBHOOK_SECRET.get_secret_value()},
+    )
+
+
+def pairing_number(phone: str) -> str:
+    """The digits Evolution wants for a pairing code, or a ValidationError."""
+    digits = re.sub(r"[\s().+-]", "", phone)
+    if not digits.isdigit() or not 8 <= len(digits) <= 15:
+        raise errors.ValidationError(
+            "phone must be an international number such as +5511999999999.",
+            details=[{"loc": ["phone"], "msg": "must be 8 to 15 digits with country code"}],
+        )
+    return digits
+
+
+class InstanceService:
+    """Drives the one Evolution instance this service owns."""
+
+    def __init__(self, *, evolution: EvolutionClient, settings: Settings, store: Store | None = None) -> None:
+        self.evolution = evolution
+        self.settings = settings
+        self.store = store
+        self.instance = settings.INSTANCE_NAME
+
+    def status(self) -> dict[str, Any]:
+        try:
+            state = self.evolution.connection_state(self.instance)
+        except evo.EvolutionError as exc:
+            raise translate(exc) from exc
+        return {"instance": self.instance, "state": state, "connected": state == "open"}
+
+    def connect(self, phone: str | None = None) -> dict[str, Any]:
+        number = pairing_number(phone) if phone else None
+        try:
+            state = self._ensure_instance()
+            if state == "open":
+                return self._connected()
+            result = self.evolution.connect(self.instance, number=number)
+        except evo.EvolutionError as exc:
+            raise translate(exc) from exc
+        if result.state == "open":
+            return self._connected()
+        self._remember(
+            state="connecting",
+            qr_code=result.qr_code,
+            pairing_code=result.pairing_code,
+            code=result.code,
+        )
+        return {
+            "instance": self.instance,
+            "state": "connecting",
+            "qr_code": result.qr_code,
+            "pairing_code": result.pairing_code,
+            "code": result.code,
+            "attempt": result.attempt,
+        }
+
+    def disconnect(self) -> dict[str, Any]:
+        try:
+            state = self.evolution.connection_state(self.instance)
+            was_connected = state == "open"
+            if state != "close":
+                try:
+                    self.evolution.logout(self.instance)
+                except evo.EvolutionNotConnectedError:
+                    was_connected = False
+        except evo.EvolutionError as exc:
+            raise translate(exc) from exc
+        self._remember(state="close", qr_code=None, pairing_code=None, code=None)
+        return {
+            "instance": self.instance,
+            "state": "close",
+            "disconnected": True,
+            "was_connected": was_connected,
+        }
+
+    def _ensure_instance(self) -> str:
+        """Create the instance when missing (with our webhook), else make sure the webhook is set."""
+        config = webhook_config(self.settings)
+        try:
+            state = self.evolution.connection_state(self.instance)
+        except evo.EvolutionNotFoundError:
+            try:
+                self.evolution.create_instance(self.instance, integration="WHATSAPP-BAILEYS", webhook=config)
+                logger.info("instance created", extra={"instance": self.instance})
+                return "close"
+            except evo.EvolutionNameTakenError:
+                state = self.evolution.connection_state(self.instance)  # created concurrently
+        if config is not None:
+            self.evolution.set_webhook(self.instance, config)
+        return state
+
+    def _connected(self) -> dict[str, Any]:
+        self._remember(state="open", qr_code=None, pairing_code=None, code=None)
+        return {"instance": self.instance, "state": "open", "connected": True}
+
+    def _remember(self, **fields: Any) -> None:
+        """Keep the latest state and QR for the QR page; the store being down never fails a call."""
+        if self.store is None:
+            return
+        try:
+            self.store.update_instance_state(self.instance, updated_at=now_iso(), **fields)
+        except errors.StoreUnavailableError:
+            logger.warning("could not record the instance state", exc_info=True)

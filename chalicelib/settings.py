@@ -1,0 +1,172 @@
+"""The service's settings: one typed class, read from the environment (and SSM) once per process."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from functools import cache, cached_property
+from typing import Any
+
+from pydantic import (
+    Field,
+    HttpUrl,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SECRET_FIELDS = ("EVOLUTION_API_KEY", "API_KEYS", "WEBHOOK_SECRET")
+_PLACEHOLDER_MARKERS = ("change", "example", "placeholder", "replace", "dev-", "local", "xxx")
+_MIN_PROD_SECRET_LENGTH = 16
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or invalid; the message names it."""
+
+
+class Settings(BaseSettings):
+    """Every knob of the service. Names are the environment variable names."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=True
+    )
+
+    EVOLUTION_API_URL: HttpUrl
+    EVOLUTION_API_KEY: SecretStr
+    INSTANCE_NAME: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][\w.-]*$")
+    API_KEYS: SecretStr
+    WEBHOOK_SECRET: SecretStr
+    PUBLIC_BASE_URL: HttpUrl | None = None
+    STORE_URL: str = "sqlite:///.data/service.db"
+    DEFAULT_COUNTRY: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    STAGE: str = "dev"
+    LOG_LEVEL: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
+    ALERT_TOPIC_ARN: str | None = Field(default=None, pattern=r"^arn:aws[\w-]*:sns:")
+    AUTO_RESTART: bool = False
+    SSM_PARAMETER_PREFIX: str | None = None
+    # Timeouts (seconds). Worst case for one call: 2 connect attempts + the read timeout, kept
+    # under API Gateway's 29 s: 2 * EVOLUTION_CONNECT_TIMEOUT + EVOLUTION_MAX_READ_TIMEOUT.
+    EVOLUTION_CONNECT_TIMEOUT: float = Field(default=2.0, gt=0, le=5)
+    EVOLUTION_READ_TIMEOUT: float = Field(default=10.0, gt=0, le=20)
+    EVOLUTION_SEND_TIMEOUT: float = Field(default=15.0, gt=0, le=22)
+    EVOLUTION_MAX_READ_TIMEOUT: float = Field(default=22.0, gt=0, le=22)
+    HEALTH_TIMEOUT: float = Field(default=3.0, gt=0, le=3)
+
+    @field_validator("DEFAULT_COUNTRY", mode="before")
+    @classmethod
+    def _upper_country(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return value.strip().upper() or None
+        return value
+
+    @field_validator("PUBLIC_BASE_URL", "ALERT_TOPIC_ARN", "SSM_PARAMETER_PREFIX", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("STORE_URL")
+    @classmethod
+    def _known_store(cls, value: str) -> str:
+        if not value.startswith(("sqlite:///", "dynamodb://")):
+            raise ValueError("must start with sqlite:/// or dynamodb://")
+        return value
+
+    @model_validator(mode="after")
+    def _no_placeholder_secrets_in_prod(self) -> Settings:
+        if self.STAGE != "prod":
+            return self
+        for name in SECRET_FIELDS:
+            value: SecretStr = getattr(self, name)
+            for part in value.get_secret_value().split(","):
+                if _looks_like_placeholder(part.strip()):
+                    raise ValueError(
+                        f"{name} holds a placeholder or too short a secret; "
+                        "set a real one (at least 16 characters) for STAGE=prod"
+                    )
+        return self
+
+    @cached_property
+    def api_key_digests(self) -> tuple[bytes, ...]:
+        """SHA-256 digests of the accepted API keys (``sha256:<hex>`` entries taken as they are)."""
+        digests: list[bytes] = []
+        for raw in self.API_KEYS.get_secret_value().split(","):
+            entry = raw.strip()
+            if not entry:
+                continue
+            if entry.startswith("sha256:") and len(entry) == 71:
+                try:
+                    digests.append(bytes.fromhex(entry[7:]))
+                    continue
+                except ValueError:
+                    pass
+            digests.append(hashlib.sha256(entry.encode()).digest())
+        return tuple(digests)
+
+    @property
+    def evolution_base_url(self) -> str:
+        return str(self.EVOLUTION_API_URL).rstrip("/")
+
+    @property
+    def webhook_url(self) -> str | None:
+        if self.PUBLIC_BASE_URL is None:
+            return None
+        return str(self.PUBLIC_BASE_URL).rstrip("/") + "/webhook"
+
+    def api_key_matches(self, presented: str) -> bool:
+        """Whether ``presented`` is one of the API keys; constant time over every key."""
+        digest = hashlib.sha256(presented.encode()).digest()
+        found = False
+        for candidate in self.api_key_digests:
+            found |= hmac.compare_digest(digest, candidate)
+        return found
+
+
+def _looks_like_placeholder(value: str) -> bool:
+    lowered = value.lower()
+    if value.startswith("sha256:"):
+        return False
+    return len(value) < _MIN_PROD_SECRET_LENGTH or any(m in lowered for m in _PLACEHOLDER_MARKERS)
+
+
+def _ssm_values(prefix: str, client: Any = None) -> dict[str, str]:
+    """Every parameter under ``prefix`` (decrypted), keyed by its last path segment."""
+    if client is None:
+        import boto3  # noqa: PLC0415 - only deployed stages with SSM pay for boto3
+
+        client = boto3.client("ssm")
+    path = "/" + prefix.strip("/")
+    values: dict[str, str] = {}
+    paginator = client.get_paginator("get_parameters_by_path")
+    for page in paginator.paginate(Path=path, Recursive=False, WithDecryption=True):
+        for parameter in page["Parameters"]:
+            values[parameter["Name"].rsplit("/", 1)[-1]] = parameter["Value"]
+    return {k: v for k, v in values.items() if k in Settings.model_fields}
+
+
+def load_settings(ssm_client: Any = None, **overrides: Any) -> Settings:
+    """Build the settings, turning validation errors into one message that names each setting."""
+    try:
+        extra: dict[str, Any] = {}
+        prefix = overrides.get("SSM_PARAMETER_PREFIX") or os.environ.get("SSM_PARAMETER_PREFIX")
+        # SSM is read only inside a deployed Lambda: `chalice local` shares the stage's config,
+        # and locally the values come from the environment or `.env`.
+        if prefix and (ssm_client is not None or os.environ.get("AWS_LAMBDA_FUNCTION_NAME")):
+            extra = _ssm_values(prefix, ssm_client)
+        return Settings(**{**extra, **overrides})
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_url=False, include_input=False):
+            name = ".".join(str(p) for p in error["loc"]) or "settings"
+            problems.append(f"{name}: {error['msg']}")
+        raise SettingsError("invalid settings: " + "; ".join(problems)) from None
+
+
+@cache
+def get_settings() -> Settings:
+    """The process-wide settings, loaded on first use (never at import)."""
+    return load_settings()

@@ -1,0 +1,22 @@
+"""The vendored Evolution contract must not drift from the shared one when that is present."""
+
+from __future__ import annotations
+
+import filecmp
+
+import pytest
+
+from tests.conftest import CONTRACT, REPO
+
+SHARED = REPO.parent / "shared" / "evolution"
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="no shared contract folder beside the checkout")
+@pytest.mark.parametrize("folder", ["schemas", "webhooks"])
+def test_vendored_contract_matches_the_shared_one(folder: str) -> None:
+    shared = sorted(p.name for p in (SHARED / folder).iterdir())
+    ours = sorted(p.name for p in (CONTRACT / folder).iterdir())
+    assert ours == shared
+    match, mismatch, errors = filecmp.cmpfiles(SHARED / folder, CONTRACT / folder, shared, shallow=False)
+    assert mismatch == [] and errors == []
+    assert len(match) == len(shared)
