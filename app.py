@@ -11,11 +11,12 @@ from typing import Any
 from chalice.app import Chalice, Cron, Request, Response
 
 from chalicelib.logs import get_logger, request_id_var
-from chalicelib.routes import auth, session
+from chalicelib.routes import auth, messages, session
 
 app = Chalice(app_name="whatsapp-evolution")
 app.register_blueprint(auth.bp)
 app.register_blueprint(session.bp)
+app.register_blueprint(messages.bp)
 
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 

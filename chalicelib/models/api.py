@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class ApiModel(BaseModel):
@@ -15,3 +17,103 @@ class ConnectRequest(ApiModel):
     """``POST /connect``: a phone number asks for a pairing code as well as the QR."""
 
     phone: str | None = Field(default=None, min_length=8, max_length=32)
+
+
+MediaKind = Literal["image", "video", "document", "audio"]
+MESSAGE_ID_PATTERN = r"^[A-Za-z0-9_\-.:]{1,128}$"
+
+
+class MediaIn(ApiModel):
+    """A media attachment: a public ``url`` or raw ``base64`` (no ``data:`` prefix)."""
+
+    type: MediaKind
+    url: str | None = Field(default=None, min_length=8, max_length=2048)
+    base64: str | None = Field(default=None, min_length=4)
+    caption: str | None = Field(default=None, max_length=1024)
+    filename: str | None = Field(default=None, min_length=1, max_length=255)
+    mimetype: str | None = Field(default=None, pattern=r"^[\w.+-]+/[\w.+-]+$", max_length=127)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> MediaIn:
+        if (self.url is None) == (self.base64 is None):
+            raise ValueError("give exactly one of url or base64")
+        if self.url is not None and not self.url.lower().startswith(("https://", "http://")):
+            raise ValueError("url must be an http(s) URL")
+        if self.type == "audio" and self.caption:
+            raise ValueError("audio messages have no caption")
+        if self.type == "document" and self.base64 is not None and not self.filename:
+            raise ValueError("a document sent as base64 needs a filename")
+        return self
+
+
+class LocationIn(ApiModel):
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    name: str = Field(default="", max_length=256)
+    address: str = Field(default="", max_length=512)
+
+
+class ReactionIn(ApiModel):
+    message_id: str = Field(pattern=MESSAGE_ID_PATTERN)
+    emoji: str = Field(max_length=16)
+
+    @field_validator("emoji")
+    @classmethod
+    def _one_emoji(cls, value: str) -> str:
+        textual = any(ch.isascii() and (ch.isalnum() or ch.isspace()) for ch in value)
+        if value and (textual or len(value) > 10):
+            raise ValueError('must be a single emoji, or "" to remove the reaction')
+        return value
+
+
+class _SendCommon(ApiModel):
+    to: str = Field(min_length=3, max_length=64)
+    reply_to: str | None = Field(default=None, pattern=MESSAGE_ID_PATTERN)
+    delay_ms: int | None = Field(default=None, ge=0, le=20000)
+    reference: str | None = Field(default=None, min_length=1, max_length=128)
+
+
+class SendMessageRequest(_SendCommon):
+    """``POST /messages``: ``to`` plus exactly one of text, media, location, reaction."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=False)
+
+    text: str | None = Field(default=None, min_length=1, max_length=4096)
+    media: MediaIn | None = None
+    location: LocationIn | None = None
+    reaction: ReactionIn | None = None
+    link_preview: bool | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one_content(self) -> SendMessageRequest:
+        given = [n for n in ("text", "media", "location", "reaction") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of text, media, location or reaction")
+        if self.text is not None and not self.text.strip():
+            raise ValueError("text must not be blank")
+        if self.link_preview is not None and self.text is None:
+            raise ValueError("link_preview applies to text messages only")
+        return self
+
+    @property
+    def kind(self) -> str:
+        if self.text is not None:
+            return "text"
+        if self.media is not None:
+            return self.media.type
+        return "location" if self.location is not None else "reaction"
+
+
+class SendTemplateRequest(_SendCommon):
+    """``POST /messages/template``."""
+
+    template: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")
+    language: str | None = Field(default=None, max_length=16)
+    variables: dict[str, str | int | float] = Field(default_factory=dict, max_length=50)
+
+
+class PreviewRequest(ApiModel):
+    """``POST /templates/{name}/preview``."""
+
+    language: str | None = Field(default=None, max_length=16)
+    variables: dict[str, str | int | float] = Field(default_factory=dict, max_length=50)

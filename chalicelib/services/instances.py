@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from chalicelib import errors
+from chalicelib.clock import now_iso
 from chalicelib.evolution import errors as evo
 from chalicelib.evolution.client import WEBHOOK_EVENTS
 from chalicelib.evolution.wire import WebhookConfig
@@ -19,11 +19,6 @@ if TYPE_CHECKING:
     from chalicelib.store.base import Store
 
 logger = logging.getLogger(__name__)
-
-
-def now_iso() -> str:
-    """The current time as ISO 8601 UTC with ``Z`` (the API's timestamp format)."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def webhook_config(settings: Settings) -> WebhookConfig | None:

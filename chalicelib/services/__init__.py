@@ -1,0 +1,1 @@
+"""Services: the use cases behind the routes, free of any web framework."""
