@@ -36,7 +36,7 @@ unit: $(STAMP)
 
 package: $(STAMP)
 	rm -rf $(PKG_DIR)
-	$(BIN)/chalice package --stage $(STAGE) $(PKG_DIR)
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(BIN)/chalice package --stage $(STAGE) $(PKG_DIR)
 
 package-check: package
 	$(BIN)/cfn-lint $(PKG_DIR)/sam.json

@@ -11,12 +11,14 @@ from typing import Any
 from chalice.app import Chalice, Cron, Request, Response
 
 from chalicelib.logs import get_logger, request_id_var
-from chalicelib.routes import auth, messages, session
+from chalicelib.routes import auth, messages, session, templates, webhooks
 
 app = Chalice(app_name="whatsapp-evolution")
 app.register_blueprint(auth.bp)
 app.register_blueprint(session.bp)
 app.register_blueprint(messages.bp)
+app.register_blueprint(webhooks.bp)
+app.register_blueprint(templates.bp)
 
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 

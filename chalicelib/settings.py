@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 from functools import cache, cached_property
 from typing import Any
 
@@ -21,6 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 SECRET_FIELDS = ("EVOLUTION_API_KEY", "API_KEYS", "WEBHOOK_SECRET")
 _PLACEHOLDER_MARKERS = ("change", "example", "placeholder", "replace", "dev-", "local", "xxx")
 _MIN_PROD_SECRET_LENGTH = 16
+_SHA256_KEY = re.compile(r"sha256:[0-9a-fA-F]{64}")
 
 
 class SettingsError(RuntimeError):
@@ -128,7 +130,7 @@ class Settings(BaseSettings):
 
 def _looks_like_placeholder(value: str) -> bool:
     lowered = value.lower()
-    if value.startswith("sha256:"):
+    if _SHA256_KEY.fullmatch(value):  # a digest, not the key: only a well-formed one is exempt
         return False
     return len(value) < _MIN_PROD_SECRET_LENGTH or any(m in lowered for m in _PLACEHOLDER_MARKERS)
 

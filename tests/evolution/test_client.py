@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import socket
@@ -74,7 +75,9 @@ def test_send_text_posts_a_schema_valid_body_with_quote_delay_and_preview(
     assert sent.status == "PENDING"
 
 
-def test_send_media_uses_mediatype_media_and_file_name(client: EvolutionClient, mocked: responses.RequestsMock) -> None:
+def test_send_media_uses_mediatype_media_and_file_name(
+    client: EvolutionClient, mocked: responses.RequestsMock
+) -> None:
     mocked.post(f"{BASE}/message/sendMedia/acme", json=SENT, status=201)
     client.send_media(
         "acme",
@@ -105,7 +108,9 @@ def test_send_audio_location_reaction_and_template_bodies_validate(
     client.send_audio("acme", "5511999999999", "https://files.test/a.ogg")
     validate_evolution_body("sendWhatsAppAudio", body := _last_body(mocked))
     assert body == {"number": "5511999999999", "audio": "https://files.test/a.ogg"}
-    client.send_location("acme", "5511999999999", latitude=-23.55, longitude=-46.63, name="Oficina", address="Av. Paulista")
+    client.send_location(
+        "acme", "5511999999999", latitude=-23.55, longitude=-46.63, name="Oficina", address="Av. Paulista"
+    )
     validate_evolution_body("sendLocation", body := _last_body(mocked))
     assert body == {
         "number": "5511999999999",
@@ -114,14 +119,18 @@ def test_send_audio_location_reaction_and_template_bodies_validate(
         "name": "Oficina",
         "address": "Av. Paulista",
     }
-    client.send_reaction("acme", message_id="3EB0X", remote_jid="5511999999999@s.whatsapp.net", from_me=False, emoji="👍")
+    client.send_reaction(
+        "acme", message_id="3EB0X", remote_jid="5511999999999@s.whatsapp.net", from_me=False, emoji="👍"
+    )
     validate_evolution_body("sendReaction", body := _last_body(mocked))
     assert body == {
         "key": {"id": "3EB0X", "remoteJid": "5511999999999@s.whatsapp.net", "fromMe": False},
         "reaction": "👍",
     }
     components = [{"type": "body", "parameters": [{"type": "text", "text": "Ana"}]}]
-    client.send_template("acme", "5511999999999", name="interview_reminder_v1", language="es", components=components)
+    client.send_template(
+        "acme", "5511999999999", name="interview_reminder_v1", language="es", components=components
+    )
     validate_evolution_body("sendTemplate", body := _last_body(mocked))
     assert body == {
         "number": "5511999999999",
@@ -134,10 +143,14 @@ def test_send_audio_location_reaction_and_template_bodies_validate(
 def test_management_bodies_validate_and_use_evolution_names(
     client: EvolutionClient, mocked: responses.RequestsMock
 ) -> None:
-    config = WebhookConfig(url="https://svc.test/webhook", events=["MESSAGES_UPSERT"], headers={"X-Webhook-Secret": "s"})
+    config = WebhookConfig(
+        url="https://svc.test/webhook", events=["MESSAGES_UPSERT"], headers={"X-Webhook-Secret": "s"}
+    )
     mocked.post(f"{BASE}/instance/create", json={"instance": {"instanceName": "acme"}}, status=201)
     mocked.post(f"{BASE}/webhook/set/acme", json={"id": "w1"}, status=201)
-    mocked.post(f"{BASE}/chat/whatsappNumbers/acme", json=[{"jid": "1@s.whatsapp.net", "exists": True, "number": "1"}])
+    mocked.post(
+        f"{BASE}/chat/whatsappNumbers/acme", json=[{"jid": "1@s.whatsapp.net", "exists": True, "number": "1"}]
+    )
     client.create_instance("acme", webhook=config)
     body = _last_body(mocked)
     validate_evolution_body("instanceCreate", body)
@@ -161,7 +174,9 @@ def test_management_bodies_validate_and_use_evolution_names(
     validate_evolution_body("whatsappNumbers", _last_body(mocked))
 
 
-def test_connect_reads_qr_pairing_code_count_zero_and_open(client: EvolutionClient, mocked: responses.RequestsMock) -> None:
+def test_connect_reads_qr_pairing_code_count_zero_and_open(
+    client: EvolutionClient, mocked: responses.RequestsMock
+) -> None:
     mocked.get(f"{BASE}/instance/connect/acme", json={"count": 0})
     mocked.get(
         f"{BASE}/instance/connect/acme",
@@ -177,15 +192,22 @@ def test_connect_reads_qr_pairing_code_count_zero_and_open(client: EvolutionClie
     assert client.connect("acme").state == "open"
 
 
-def test_connect_error_hidden_in_a_200_is_raised(client: EvolutionClient, mocked: responses.RequestsMock) -> None:
+def test_connect_error_hidden_in_a_200_is_raised(
+    client: EvolutionClient, mocked: responses.RequestsMock
+) -> None:
     mocked.get(f"{BASE}/instance/connect/acme", json={"error": True, "message": "Connection Closed"})
     with pytest.raises(evo.EvolutionNotConnectedError):
         client.connect("acme")
 
 
 def test_state_logout_fetch_and_find_webhook(client: EvolutionClient, mocked: responses.RequestsMock) -> None:
-    mocked.get(f"{BASE}/instance/connectionState/acme", json={"instance": {"instanceName": "acme", "state": "open"}})
-    mocked.delete(f"{BASE}/instance/logout/acme", json={"status": "SUCCESS", "error": False, "response": {"message": "Instance logged out"}})
+    mocked.get(
+        f"{BASE}/instance/connectionState/acme", json={"instance": {"instanceName": "acme", "state": "open"}}
+    )
+    mocked.delete(
+        f"{BASE}/instance/logout/acme",
+        json={"status": "SUCCESS", "error": False, "response": {"message": "Instance logged out"}},
+    )
     mocked.get(
         f"{BASE}/instance/fetchInstances",
         json=[{"name": "acme", "integration": "WHATSAPP-BAILEYS", "token": "t"}],
@@ -241,10 +263,8 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
         self.hits.append(self.path)
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         time.sleep(self.delay)
-        try:
+        with contextlib.suppress(OSError):  # the client may have given up already
             self._answer()
-        except OSError:
-            pass
 
     do_GET = do_POST  # noqa: N815
 

@@ -36,7 +36,12 @@ def _envelope(status: int, message: object) -> str:
             evo.EvolutionNotConnectedError,
             True,
         ),
-        (400, _envelope(400, ['The "acme" instance is not connected']), evo.EvolutionNotConnectedError, False),
+        (
+            400,
+            _envelope(400, ['The "acme" instance is not connected']),
+            evo.EvolutionNotConnectedError,
+            False,
+        ),
         (400, _envelope(400, ["Text is required"]), evo.EvolutionBadRequestError, True),
         (500, _envelope(500, ["Error: something broke"]), evo.EvolutionServerError, True),
         (500, _envelope(500, "Method not available in the Baileys service"), evo.EvolutionServerError, True),
@@ -46,25 +51,47 @@ def _envelope(status: int, message: object) -> str:
             evo.EvolutionBadRequestError,
             False,
         ),
-        (503, json.dumps({"code": "LICENSE_REQUIRED", "message": "A license is required"}), evo.EvolutionUnavailableError, True),
+        (
+            503,
+            json.dumps({"code": "LICENSE_REQUIRED", "message": "A license is required"}),
+            evo.EvolutionUnavailableError,
+            True,
+        ),
         (429, _envelope(429, "Too many requests"), evo.EvolutionRateLimitError, True),
         (502, "<html><body><h1>502 Bad Gateway</h1></body></html>", evo.EvolutionBadResponseError, True),
         (500, "", evo.EvolutionBadResponseError, False),
         (503, "<html>down</html>", evo.EvolutionUnavailableError, False),
-        (200, json.dumps({"error": True, "message": "Connection Closed"}), evo.EvolutionNotConnectedError, False),
-        (200, json.dumps({"error": True, "message": "Error: restart failed"}), evo.EvolutionServerError, False),
+        (
+            200,
+            json.dumps({"error": True, "message": "Connection Closed"}),
+            evo.EvolutionNotConnectedError,
+            False,
+        ),
+        (
+            200,
+            json.dumps({"error": True, "message": "Error: restart failed"}),
+            evo.EvolutionServerError,
+            False,
+        ),
         (
             201,
             json.dumps(
-                {"message": "(#131009) Parameter value is not valid", "type": "OAuthException", "code": 131009,
-                 "error_data": {"details": "x"}, "fbtrace_id": "AbC"}
+                {
+                    "message": "(#131009) Parameter value is not valid",
+                    "type": "OAuthException",
+                    "code": 131009,
+                    "error_data": {"details": "x"},
+                    "fbtrace_id": "AbC",
+                }
             ),
             evo.EvolutionGraphError,
             True,
         ),
         (
             201,
-            json.dumps({"message": "Rate limit hit", "type": "OAuthException", "code": 130429, "fbtrace_id": "A"}),
+            json.dumps(
+                {"message": "Rate limit hit", "type": "OAuthException", "code": 130429, "fbtrace_id": "A"}
+            ),
             evo.EvolutionRateLimitError,
             True,
         ),
@@ -96,14 +123,16 @@ def test_rate_limit_reads_retry_after_from_the_header() -> None:
 
 
 def test_not_on_whatsapp_keeps_the_numbers_that_failed() -> None:
-    text = _envelope(400, [{"jid": "5511900000000@s.whatsapp.net", "exists": False, "number": "5511900000000"}])
+    text = _envelope(
+        400, [{"jid": "5511900000000@s.whatsapp.net", "exists": False, "number": "5511900000000"}]
+    )
     _, error = error_from_response("sendText", 400, text)
     assert isinstance(error, evo.EvolutionNotOnWhatsAppError)
     assert error.not_on_whatsapp == ["5511900000000"]
 
 
 def test_schema_errors_flatten_every_nested_message() -> None:
-    text = _envelope(400, [["instance requires property \"text\""], ["instance.number is not a string"]])
+    text = _envelope(400, [['instance requires property "text"'], ["instance.number is not a string"]])
     _, error = error_from_response("sendText", 400, text)
     assert isinstance(error, evo.EvolutionSchemaError)
     assert error.messages == ['instance requires property "text"', "instance.number is not a string"]

@@ -1,0 +1,39 @@
+"""Routes for the template registry: list, read one, preview (no sending)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.app import Blueprint
+
+from chalicelib.models.api import PreviewRequest
+from chalicelib.routes._http import api_view, parse_model, read_json
+from chalicelib.routes.auth import api_key_auth
+
+bp = Blueprint(__name__)
+
+
+@bp.route("/templates", methods=["GET"], authorizer=api_key_auth)
+@api_view
+def list_templates() -> dict[str, Any]:
+    from chalicelib.services import templates  # noqa: PLC0415 - loads the registry on first use
+
+    return {"templates": templates.list_templates()}
+
+
+@bp.route("/templates/{name}", methods=["GET"], authorizer=api_key_auth)
+@api_view
+def get_template(name: str) -> dict[str, Any]:
+    from chalicelib.services import templates  # noqa: PLC0415
+
+    return templates.get_template(name)
+
+
+@bp.route("/templates/{name}/preview", methods=["POST"], authorizer=api_key_auth)
+@api_view
+def preview_template(name: str) -> dict[str, Any]:
+    from chalicelib.services import templates  # noqa: PLC0415
+
+    body = parse_model(PreviewRequest, read_json(bp.current_request.raw_body, required=False))
+    result: dict[str, Any] = templates.preview(name, body.language, body.variables)
+    return result

@@ -1,0 +1,124 @@
+"""Backend-independent rules: forward-only statuses, orphan folding, retention, list cursors."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from chalicelib.models.records import STATUS_RANK, MessageRecord, Status, StatusEntry
+
+DEFAULT_RETENTION_DAYS = 90
+DIRECTIONS = ("inbound", "outbound")
+
+
+@dataclass(frozen=True)
+class OrphanStatus:
+    """A status update that arrived before any record carried its WhatsApp id."""
+
+    status: Status
+    at: str
+    error: dict[str, Any] | None = None
+
+
+def check_status(status: str) -> Status:
+    """``status`` if it is one of ours, else ValueError."""
+    if status not in STATUS_RANK:
+        raise ValueError(f"unknown message status {status!r}")
+    return cast(Status, status)
+
+
+def check_query(direction: str | None, status: str | None, limit: int) -> None:
+    """Validate the filters of ``list_messages``."""
+    if direction is not None and direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {DIRECTIONS}, not {direction!r}")
+    if status is not None:
+        check_status(status)
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+
+
+def advance(
+    record: MessageRecord,
+    status: str,
+    at: str,
+    error: dict[str, Any] | None = None,
+    *,
+    updated_at: str | None = None,
+) -> MessageRecord | None:
+    """A copy of ``record`` moved to ``status`` (``updated_at`` defaults to ``at``), or None
+    when that would not move it forward."""
+    new = check_status(status)
+    if STATUS_RANK[new] <= STATUS_RANK[record.status]:
+        return None
+    moved = record.model_copy(deep=True)
+    moved.status = new
+    moved.status_history.append(StatusEntry(status=new, at=at))
+    moved.updated_at = updated_at or at
+    if error is not None:
+        moved.error = error
+    return moved
+
+
+def in_time_order(orphans: list[OrphanStatus]) -> list[OrphanStatus]:
+    """Orphans sorted by time, then by rank so a same-instant pair still moves forward."""
+    return sorted(orphans, key=lambda o: (epoch(o.at), STATUS_RANK[o.status]))
+
+
+def later(floor: str, at: str) -> str:
+    """The later of two timestamps (compared as times, not strings)."""
+    return at if epoch(at) > epoch(floor) else floor
+
+
+def fold(record: MessageRecord, orphans: list[OrphanStatus]) -> tuple[MessageRecord, bool]:
+    """Apply ``orphans`` to ``record`` in time order, forward only; also say whether any applied.
+
+    Orphans may be older than the record (a webhook beat the send's response), so folding never
+    moves ``updated_at`` back before the record's own.
+    """
+    changed, floor = False, record.updated_at
+    for orphan in in_time_order(orphans):
+        updated_at = later(floor, orphan.at)
+        moved = advance(record, orphan.status, orphan.at, orphan.error, updated_at=updated_at)
+        if moved is not None:
+            record, changed = moved, True
+    return record, changed
+
+
+def epoch(iso: str) -> float:
+    """Epoch seconds of an ISO-8601 timestamp (``Z`` or an offset)."""
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def expires_at(iso: str, retention_days: int) -> int:
+    """The TTL (epoch seconds) of an item dated ``iso`` kept for ``retention_days``."""
+    return math.ceil(epoch(iso)) + retention_days * 86_400
+
+
+def ttl_expiry(now: float, ttl_s: int) -> int:
+    """The TTL (epoch seconds, rounded up to a whole second) of an item written at ``now``."""
+    return math.ceil(now + ttl_s)
+
+
+def encode_cursor(last_id: str) -> str:
+    """An opaque cursor meaning "items older than ``last_id``"."""
+    raw = json.dumps({"v": 1, "before": last_id}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    """The id a cursor points after; ValueError when it is not one of ours."""
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError) as e:
+        raise ValueError("invalid cursor") from e
+    if not isinstance(data, dict) or data.get("v") != 1:
+        raise ValueError("invalid cursor")
+    before = data.get("before")
+    if not isinstance(before, str) or not before.startswith("msg_"):
+        raise ValueError("invalid cursor")
+    return before

@@ -1,0 +1,158 @@
+"""Template routes and template sends on Baileys and Cloud-API instances."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from responses import RequestsMock
+
+from tests.conftest import EVOLUTION_URL, INSTANCE, auth, validate_evolution_body
+
+VARIABLES = {"name": "Ana", "date": "2026-12-01", "time": "10:00", "location": "Av. Paulista 1000"}
+SENT = {
+    "key": {"remoteJid": "5511999999999@s.whatsapp.net", "fromMe": True, "id": "3EB0TPL"},
+    "status": "PENDING",
+    "messageType": "conversation",
+}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_integration_cache() -> None:
+    from chalicelib.services import messages
+
+    messages._INTEGRATIONS.clear()
+
+
+def _json(response: Any) -> Any:
+    return json.loads(response.body)
+
+
+def _instances(evolution: RequestsMock, integration: str) -> None:
+    evolution.get(
+        f"{EVOLUTION_URL}/instance/fetchInstances",
+        json=[{"name": INSTANCE, "integration": integration, "token": "never-shown"}],
+    )
+
+
+def test_templates_are_listed_read_and_previewed(api: Any) -> None:
+    listing = _json(api.http.get("/templates", headers=auth()))
+    names = {t["name"] for t in listing["templates"]}
+    assert {"interview_reminder", "document_request", "job_offer"} <= names
+    one = _json(api.http.get("/templates/interview_reminder", headers=auth()))
+    assert one["languages"] == ["en", "es"] or set(one["languages"]) == {"es", "en"}
+    assert one["variables"]["name"]["required"] is True
+    preview = api.http.post(
+        "/templates/interview_reminder/preview",
+        headers=auth(),
+        body=json.dumps({"language": "es_MX", "variables": VARIABLES}),
+    )
+    assert preview.status_code == 200
+    assert _json(preview)["language"] == "es"
+    assert "Ana" in _json(preview)["text"]
+
+
+def test_an_unknown_template_is_404_and_bad_variables_are_422_with_every_problem(api: Any) -> None:
+    assert api.http.get("/templates/nope", headers=auth()).status_code == 404
+    response = api.http.post(
+        "/templates/interview_reminder/preview",
+        headers=auth(),
+        body=json.dumps({"variables": {"name": "x" * 500, "bogus": "1"}}),
+    )
+    assert response.status_code == 422
+    payload = _json(response)
+    assert payload["Code"] == "TemplateError"
+    assert len(payload["Details"]) >= 4  # too long, unknown, and the missing date/time/location
+
+
+def test_a_template_on_a_baileys_instance_goes_out_as_text_and_replays_idempotently(
+    api: Any, evolution: RequestsMock
+) -> None:
+    _instances(evolution, "WHATSAPP-BAILEYS")
+    evolution.post(f"{EVOLUTION_URL}/message/sendText/{INSTANCE}", status=201, json=SENT)
+    body = json.dumps(
+        {"to": "+5511999999999", "template": "interview_reminder", "language": "es", "variables": VARIABLES}
+    )
+    headers = {**auth(), "Idempotency-Key": "tpl-1"}
+    first = api.http.post("/messages/template", headers=headers, body=body)
+    second = api.http.post("/messages/template", headers=headers, body=body)
+    assert first.status_code == second.status_code == 201
+    assert _json(first)["type"] == "template"
+    assert _json(first) == _json(second)
+    assert second.headers["Idempotent-Replayed"] == "true"
+    sent = json.loads(evolution.calls[1].request.body)
+    validate_evolution_body("sendText", sent)
+    assert "Ana" in sent["text"]
+    record = _json(api.http.get(f"/messages/{_json(first)['id']}", headers=auth()))
+    assert record["template"]["name"] == "interview_reminder"
+    assert record["template"]["language"] == "es"
+
+
+def test_a_template_on_a_cloud_api_instance_goes_out_as_the_meta_template(
+    api: Any, evolution: RequestsMock
+) -> None:
+    _instances(evolution, "WHATSAPP-BUSINESS")
+    evolution.post(f"{EVOLUTION_URL}/message/sendTemplate/{INSTANCE}", status=201, json=SENT)
+    response = api.http.post(
+        "/messages/template",
+        headers=auth(),
+        body=json.dumps(
+            {
+                "to": "+5511999999999",
+                "template": "interview_reminder",
+                "language": "en",
+                "variables": VARIABLES,
+            }
+        ),
+    )
+    assert response.status_code == 201
+    sent = json.loads(evolution.calls[1].request.body)
+    validate_evolution_body("sendTemplate", sent)
+    assert sent["name"] == "interview_reminder_v1"
+    assert sent["language"] == "en_US"
+    assert sent["components"][0]["parameters"][0] == {"type": "text", "text": "Ana"}
+
+
+def test_a_graph_error_in_a_201_is_502_and_the_record_failed(api: Any, evolution: RequestsMock) -> None:
+    _instances(evolution, "WHATSAPP-BUSINESS")
+    evolution.post(
+        f"{EVOLUTION_URL}/message/sendTemplate/{INSTANCE}",
+        status=201,
+        json={
+            "message": "(#132001) Template name does not exist",
+            "type": "OAuthException",
+            "code": 132001,
+            "fbtrace_id": "x",
+        },
+    )
+    response = api.http.post(
+        "/messages/template",
+        headers=auth(),
+        body=json.dumps({"to": "+5511999999999", "template": "interview_reminder", "variables": VARIABLES}),
+    )
+    assert response.status_code == 502
+    record_id = _json(response)["Details"][0]["id"]
+    assert _json(api.http.get(f"/messages/{record_id}", headers=auth()))["status"] == "failed"
+
+
+def test_a_template_without_meta_mapping_on_cloud_api_is_409(
+    api: Any, evolution: RequestsMock, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.services import messages, templates
+
+    source = json.loads((templates.TEMPLATES_DIR / "interview_reminder.json").read_text())
+    source.pop("meta")
+    (tmp_path / "interview_reminder.json").write_text(json.dumps(source))
+    registry = templates.read_registry(tmp_path)
+    original = templates.render
+    monkeypatch.setattr(messages, "_INTEGRATIONS", {INSTANCE: "WHATSAPP-BUSINESS"})
+    monkeypatch.setattr(templates, "render", lambda *a, **k: original(*a, **k, registry=registry))
+    response = api.http.post(
+        "/messages/template",
+        headers=auth(),
+        body=json.dumps({"to": "+5511999999999", "template": "interview_reminder", "variables": VARIABLES}),
+    )
+    assert response.status_code == 409
+    assert _json(response)["Code"] == "TemplateNotSupported"
+    assert len(evolution.calls) == 0
