@@ -55,7 +55,9 @@ def test_empty_api_keys_deny_everything(api: Any, monkeypatch: pytest.MonkeyPatc
 # -- request ids and the error shape -------------------------------------------------------------
 
 
-def test_every_response_carries_a_request_id_and_a_sane_one_is_echoed(api: Any, evolution: RequestsMock) -> None:
+def test_every_response_carries_a_request_id_and_a_sane_one_is_echoed(
+    api: Any, evolution: RequestsMock
+) -> None:
     _state(evolution, "open")
     _state(evolution, "open")
     echoed = api.http.get("/status", headers={**auth(), "X-Request-Id": "req-123.abc"})
@@ -68,7 +70,11 @@ def test_an_unknown_instance_is_404_instance_not_found(api: Any, evolution: Requ
     evolution.get(
         STATE_URL,
         status=404,
-        json={"status": 404, "error": "Not Found", "response": {"message": [f'The "{INSTANCE}" instance does not exist']}},
+        json={
+            "status": 404,
+            "error": "Not Found",
+            "response": {"message": [f'The "{INSTANCE}" instance does not exist']},
+        },
     )
     response = api.http.get("/status", headers=auth())
     assert response.status_code == 404
@@ -78,9 +84,17 @@ def test_an_unknown_instance_is_404_instance_not_found(api: Any, evolution: Requ
 @pytest.mark.parametrize(
     ("status", "body", "content_type"),
     [
-        (500, json.dumps({"status": 500, "error": "x", "response": {"message": ["Error: boom"]}}), "application/json"),
+        (
+            500,
+            json.dumps({"status": 500, "error": "x", "response": {"message": ["Error: boom"]}}),
+            "application/json",
+        ),
         (502, "<html><h1>Bad gateway</h1></html>", "text/html"),
-        (401, json.dumps({"status": 401, "error": "Unauthorized", "response": {"message": "Unauthorized"}}), "application/json"),
+        (
+            401,
+            json.dumps({"status": 401, "error": "Unauthorized", "response": {"message": "Unauthorized"}}),
+            "application/json",
+        ),
     ],
 )
 def test_an_evolution_5xx_html_or_auth_failure_is_502_upstream_error(
@@ -148,7 +162,12 @@ def test_connect_creates_a_missing_instance_with_our_webhook_and_returns_the_qr(
     )
     evolution.get(
         f"{EVOLUTION_URL}/instance/connect/{INSTANCE}",
-        json={"pairingCode": None, "code": "2@abc", "base64": "data:image/png;base64,iVBORw0KGgo=", "count": 1},
+        json={
+            "pairingCode": None,
+            "code": "2@abc",
+            "base64": "data:image/png;base64,iVBORw0KGgo=",
+            "count": 1,
+        },
     )
     response = api.http.post("/connect", headers=auth())
     assert response.status_code == 200
@@ -164,7 +183,9 @@ def test_connect_creates_a_missing_instance_with_our_webhook_and_returns_the_qr(
     assert "secret-token" not in response.body.decode()
 
 
-def test_connect_with_count_zero_is_connecting_without_a_qr_never_connected(api: Any, evolution: RequestsMock) -> None:
+def test_connect_with_count_zero_is_connecting_without_a_qr_never_connected(
+    api: Any, evolution: RequestsMock
+) -> None:
     _state(evolution, "close")
     evolution.post(f"{EVOLUTION_URL}/webhook/set/{INSTANCE}", status=201, json={"id": "w"})
     evolution.get(f"{EVOLUTION_URL}/instance/connect/{INSTANCE}", json={"count": 0})
@@ -189,7 +210,11 @@ def test_connect_with_a_phone_asks_for_a_pairing_code(api: Any, evolution: Reque
 def test_connect_when_already_open_says_connected(api: Any, evolution: RequestsMock) -> None:
     _state(evolution, "open")
     evolution.post(f"{EVOLUTION_URL}/webhook/set/{INSTANCE}", status=201, json={"id": "w"})
-    assert _json(api.http.post("/connect", headers=auth())) == {"instance": INSTANCE, "state": "open", "connected": True}
+    assert _json(api.http.post("/connect", headers=auth())) == {
+        "instance": INSTANCE,
+        "state": "open",
+        "connected": True,
+    }
 
 
 @pytest.mark.parametrize(
