@@ -1,0 +1,44 @@
+"""``python -m bench``: one table of figures and same-run baselines, also written to build/bench.md."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench import cold_import, environment, package, send_message, webhooks
+from bench.report import Section, publish
+
+ROOT = Path(__file__).resolve().parent.parent
+WEBHOOK_FIXTURES = ROOT / "contract" / "evolution" / "webhooks"
+
+
+def main() -> None:
+    started = time.perf_counter()
+    load_before = os.getloadavg()[0]
+    os.chdir(ROOT)
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    sections: list[Section] = [cold_import.run(ROOT)]  # fresh interpreters, before this one imports app
+    with tempfile.TemporaryDirectory(prefix="bench-") as data_dir, environment.evolution_stub() as url:
+        environment.configure(url, Path(data_dir))
+        sent, sent_ids = send_message.run(url)
+        sections.append(sent)
+        sections.append(webhooks.run(WEBHOOK_FIXTURES, sent_ids))
+    sections.append(package.run(ROOT))
+    load_after = os.getloadavg()[0]
+    sections.append(
+        Section(
+            notes=[
+                f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, 1-min load {load_before:.1f} -> "
+                f"{load_after:.1f}, {time.perf_counter() - started:.0f} s"
+            ]
+        )
+    )
+    publish(sections, ROOT / "build" / "bench.md")
+
+
+if __name__ == "__main__":
+    main()

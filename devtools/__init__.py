@@ -1,0 +1,1 @@
+"""Development tools that never ship in the Lambda package."""
