@@ -52,6 +52,22 @@ def _is_third_party(name: str) -> bool:
     return not _is_first_party(name) and top not in sys.stdlib_module_names and not top.startswith("_")
 
 
+def stdlib_modules(stderr: str) -> list[str]:
+    """Every standard-library module in the import tree."""
+    names: list[str] = []
+
+    def walk(node: Node) -> None:
+        for child in node.children:
+            walk(child)
+        top = node.name.split(".", 1)[0]
+        if top in sys.stdlib_module_names and node.name not in names:
+            names.append(node.name)
+
+    for root in parse(stderr):
+        walk(root)
+    return names
+
+
 def eager_third_party(stderr: str) -> list[str]:
     """Third-party modules imported directly by first-party modules, in import order."""
     found: list[str] = []
