@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 
-def now_iso() -> str:
-    """The current time as the API writes timestamps: ISO 8601, UTC, milliseconds, ``Z``."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def now_iso(ago: timedelta | None = None) -> str:
+    """The current time (less ``ago``) as the API writes timestamps: ISO 8601, UTC, ms, ``Z``."""
+    moment = datetime.now(UTC) - (ago or timedelta())
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def new_message_id() -> str:

@@ -3,6 +3,7 @@
     ServiceError                      base; never raised itself
     ├── BadRequestError          400  body is not JSON
     ├── ValidationError          400  body/params fail validation (``details`` = [{"loc", "msg"}])
+    ├── UnauthorizedError        401  the webhook secret is missing or wrong
     ├── NotFoundError            404  unknown message id or template
     ├── InstanceNotFoundError    404  the Evolution instance does not exist
     ├── IdempotencyKeyInUseError 409  a request with the same key is still in flight
@@ -61,6 +62,13 @@ class ValidationError(ServiceError):
 
     code = "ValidationError"
     status = 400
+
+
+class UnauthorizedError(ServiceError):
+    """The webhook secret is missing or wrong (Evolution does not retry a 401)."""
+
+    code = "Unauthorized"
+    status = 401
 
 
 class NotFoundError(ServiceError):

@@ -22,7 +22,6 @@ from urllib3.util.retry import Retry
 
 from chalicelib.evolution import wire
 from chalicelib.evolution.errors import (
-    EvolutionAPIError,
     EvolutionBadResponseError,
     EvolutionConnectError,
     EvolutionConnectionLostError,
@@ -248,7 +247,7 @@ class EvolutionClient:
         )
         state = body.get("instance", {}).get("state") if isinstance(body, dict) else None
         if not isinstance(state, str):
-            raise _bad_body("connectionState", "no instance.state in the answer")
+            raise EvolutionBadResponseError("connectionState", 200, ["no instance.state in the answer"])
         return state
 
     def restart(self, instance: str) -> wire.ConnectResult:
@@ -386,10 +385,6 @@ class EvolutionClient:
 
 def _quoted(message_id: str | None) -> wire.Quoted | None:
     return wire.Quoted(key=wire.QuotedKey(id=message_id)) if message_id else None
-
-
-def _bad_body(operation: str, reason: str) -> EvolutionAPIError:
-    return EvolutionBadResponseError(operation, 200, [reason])
 
 
 def _never_left(exc: requests.exceptions.ConnectionError) -> bool:

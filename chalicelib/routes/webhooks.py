@@ -5,24 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from chalice.app import Blueprint, Response
+from chalice.app import Blueprint
 
 from chalicelib import errors
 from chalicelib.deps import get_store
-from chalicelib.routes._http import api_view, error_response, read_json
+from chalicelib.routes._http import api_view, read_json
 from chalicelib.settings import get_settings
 
 bp = Blueprint(__name__)
 
 
-class WebhookUnauthorizedError(errors.ServiceError):
-    """The webhook secret is missing or wrong (Evolution does not retry a 401)."""
-
-    code = "Unauthorized"
-    status = 401
-
-
-def _handle() -> dict[str, Any] | Response:
+def _handle() -> dict[str, Any]:
     from chalicelib.services.webhook_auth import authenticate  # noqa: PLC0415
     from chalicelib.services.webhook_parse import parse_envelope  # noqa: PLC0415
     from chalicelib.services.webhooks import WebhookService  # noqa: PLC0415
@@ -31,18 +24,18 @@ def _handle() -> dict[str, Any] | Response:
     settings = get_settings()
     secret = settings.WEBHOOK_SECRET.get_secret_value()
     if authenticate(request.headers, dict(request.query_params or {}), secret) is None:
-        return error_response(WebhookUnauthorizedError("Missing or wrong webhook secret."))
+        raise errors.UnauthorizedError("Missing or wrong webhook secret.")
     event = parse_envelope(read_json(request.raw_body), received_at=datetime.now(UTC))
     return WebhookService(store=get_store(), instance=settings.INSTANCE_NAME).handle(event)
 
 
 @bp.route("/webhook", methods=["POST"])
 @api_view
-def webhook() -> dict[str, Any] | Response:
+def webhook() -> dict[str, Any]:
     return _handle()
 
 
 @bp.route("/webhook/{event}", methods=["POST"])
 @api_view
-def webhook_by_event(event: str) -> dict[str, Any] | Response:
+def webhook_by_event(event: str) -> dict[str, Any]:
     return _handle()

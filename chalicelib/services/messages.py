@@ -25,7 +25,7 @@ from chalicelib import errors
 from chalicelib.clock import new_message_id, now_iso
 from chalicelib.evolution import errors as evo
 from chalicelib.logs import mask_phone
-from chalicelib.models.records import MessageRecord, StatusEntry
+from chalicelib.models.records import MessageRecord
 from chalicelib.services.recipients import Recipient, normalize_recipient
 from chalicelib.services.upstream import translate
 from chalicelib.services.webhook_parse import content_fingerprint, map_status
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from chalicelib.evolution import EvolutionClient
     from chalicelib.evolution.wire import SentMessage
     from chalicelib.models.api import MediaIn, SendMessageRequest, SendTemplateRequest
+    from chalicelib.services.templates import Registry
     from chalicelib.settings import Settings
     from chalicelib.store.base import IdempotencyRecord, Store
 
@@ -122,8 +123,10 @@ class MessageService:
         settings: Settings,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        templates_registry: Registry | None = None,
     ) -> None:
         self.evolution = evolution
+        self.templates_registry = templates_registry  # None: the bundled templates
         self.store = store
         self.settings = settings
         self.instance = settings.INSTANCE_NAME
@@ -234,7 +237,9 @@ class MessageService:
         from chalicelib.services import templates  # noqa: PLC0415 - loads the registry on first use
 
         recipient = self.recipient(req.to)
-        rendered = templates.render(req.template, req.language, req.variables)
+        rendered = templates.render(
+            req.template, req.language, req.variables, registry=self.templates_registry
+        )
         template_info = {"name": rendered.template, "language": rendered.language}
         number = recipient.number
         if self.integration() == CLOUD_API:
@@ -374,7 +379,7 @@ class MessageService:
                 "message_id": message_id,
                 "type": outgoing.type,
                 "status": status,
-                "status_history": [StatusEntry.model_validate({"status": status, "at": now})],
+                "status_history": [{"status": status, "at": now}],
                 "to": outgoing.recipient.to,
                 "jid": jid or outgoing.recipient.jid,
                 "origin": "api",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.clock import new_message_id, now_iso
@@ -72,12 +72,11 @@ class WebhookService:
         status = event.status or "pending"
         at = now_iso()
         if self.store.get_message(self.instance, event.message_id) is None:
-            since = (datetime.now(UTC) - RECONCILE_WINDOW).isoformat(timespec="milliseconds")
             candidates = self.store.find_unknown_sends(
                 self.instance,
                 jid=event.jid,
                 fingerprint=event.fingerprint,
-                since=since.replace("+00:00", "Z"),
+                since=now_iso(RECONCILE_WINDOW),
             )
             for candidate in sorted(candidates, key=lambda r: r.created_at):
                 if self.store.attach_message_id(candidate.id, event.message_id, at=at, status=status):

@@ -137,22 +137,34 @@ def test_a_graph_error_in_a_201_is_502_and_the_record_failed(api: Any, evolution
 
 
 def test_a_template_without_meta_mapping_on_cloud_api_is_409(
-    api: Any, evolution: RequestsMock, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+    service_env: Any, evolution: RequestsMock, tmp_path: Any
 ) -> None:
-    from chalicelib.services import messages, templates
+    from chalicelib import errors
+    from chalicelib.deps import get_evolution, get_store
+    from chalicelib.models.api import SendTemplateRequest
+    from chalicelib.services import templates
+    from chalicelib.services.messages import MessageService, request_fingerprint
+    from chalicelib.settings import get_settings
 
     source = json.loads((templates.TEMPLATES_DIR / "interview_reminder.json").read_text())
     source.pop("meta")
     (tmp_path / "interview_reminder.json").write_text(json.dumps(source))
-    registry = templates.read_registry(tmp_path)
-    original = templates.render
-    monkeypatch.setattr(messages, "_INTEGRATIONS", {INSTANCE: "WHATSAPP-BUSINESS"})
-    monkeypatch.setattr(templates, "render", lambda *a, **k: original(*a, **k, registry=registry))
-    response = api.http.post(
-        "/messages/template",
-        headers=auth(),
-        body=json.dumps({"to": "+5511999999999", "template": "interview_reminder", "variables": VARIABLES}),
+    get_store().update_instance_state(INSTANCE, integration="WHATSAPP-BUSINESS")
+    service = MessageService(
+        evolution=get_evolution(),
+        store=get_store(),
+        settings=get_settings(),
+        templates_registry=templates.read_registry(tmp_path),
     )
-    assert response.status_code == 409
-    assert _json(response)["Code"] == "TemplateNotSupported"
+    body = {"to": "+5511999999999", "template": "interview_reminder", "variables": VARIABLES}
+    req = SendTemplateRequest.model_validate(body)
+    with pytest.raises(errors.TemplateNotSupportedError):
+        service.deliver(
+            lambda: service.plan_template(req),
+            idempotency_key="tpl-409",
+            fingerprint=request_fingerprint("/messages/template", body),
+        )
     assert len(evolution.calls) == 0
+    assert get_store().claim_idempotency(f"{INSTANCE}:tpl-409", "other", now=0, ttl_s=60).claimed, (
+        "the key was released"
+    )
