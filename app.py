@@ -11,7 +11,7 @@ from typing import Any
 from chalice.app import Chalice, Cron, Request, Response
 
 from chalicelib.logs import get_logger, request_id_var
-from chalicelib.routes import auth, messages, session, templates, webhooks
+from chalicelib.routes import auth, docs, messages, qr, session, templates, webhooks
 
 app = Chalice(app_name="whatsapp-evolution")
 app.register_blueprint(auth.bp)
@@ -19,6 +19,8 @@ app.register_blueprint(session.bp)
 app.register_blueprint(messages.bp)
 app.register_blueprint(webhooks.bp)
 app.register_blueprint(templates.bp)
+app.register_blueprint(qr.bp)
+app.register_blueprint(docs.bp)
 
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -28,6 +30,7 @@ def request_context(event: Request, get_response: Callable[[Request], Response])
     """Give every request an id (echoing a sane ``X-Request-Id``) and log one line for it."""
     incoming = event.headers.get("x-request-id", "")
     request_id = incoming if _SANE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    log = get_logger()  # first, so the view's own log lines are already routed
     token = request_id_var.set(request_id)
     started = time.perf_counter()
     try:
@@ -35,7 +38,7 @@ def request_context(event: Request, get_response: Callable[[Request], Response])
     finally:
         request_id_var.reset(token)
     response.headers["X-Request-Id"] = request_id
-    get_logger().info(
+    log.info(
         "request",
         request_id=request_id,
         method=event.method,
@@ -49,5 +52,6 @@ def request_context(event: Request, get_response: Callable[[Request], Response])
 @app.schedule(Cron("0/5", "*", "*", "*", "?", "*"), name="health_check")
 def health_check(event: Any) -> dict[str, Any]:
     """Every 5 minutes: the /health checks, EMF metrics, an alert when the session leaves open."""
+    get_logger()
     summary: dict[str, Any] = session.health_service().run_scheduled()
     return summary

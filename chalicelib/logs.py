@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from contextvars import ContextVar
 from functools import cache
@@ -21,7 +22,15 @@ def get_logger() -> Logger:
     """The process-wide JSON logger (level from ``LOG_LEVEL``), created on first use."""
     from aws_lambda_powertools import Logger  # noqa: PLC0415 - keep cold import small
 
-    return Logger(service=SERVICE_NAME)
+    logger = Logger(service=SERVICE_NAME)
+    # Every chalicelib module logs with logging.getLogger(__name__): give that whole tree the same
+    # JSON handler and level, so its lines (with their ``extra`` fields) are not dropped by the
+    # Lambda runtime's WARNING-level root logger nor printed twice.
+    library = logging.getLogger("chalicelib")
+    library.handlers = [logger.registered_handler]
+    library.setLevel(logger.log_level)
+    library.propagate = False
+    return logger
 
 
 def mask_phone(value: str | None) -> str | None:

@@ -100,3 +100,14 @@ def evolution() -> Iterator[Any]:
 
 def auth(key: str = API_KEY) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+
+
+@pytest.fixture(autouse=True)
+def _capture_library_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """chalicelib's loggers stop propagating once the JSON logger is set up; let caplog see them."""
+    import logging
+
+    library = logging.getLogger("chalicelib")
+    library.addHandler(caplog.handler)
+    yield
+    library.removeHandler(caplog.handler)
