@@ -176,10 +176,18 @@ class HealthService:
         return self._publisher
 
     def _maybe_restart(self, current: str, saved: InstanceState | None) -> bool:
-        """Remember ``current``; restart a closed session when enabled, with doubling backoff."""
+        """Remember ``current``; reconnect a closed session when enabled, with doubling backoff.
+
+        Evolution refuses ``restart`` for a closed instance, so the reconnect is a ``connect``
+        (which resumes a session whose credentials are still valid). A session that is
+        ``connecting`` is left alone: someone may be scanning its QR code.
+        """
         now = float(self._clock())
         if current == "open" or current in ("unknown", "missing"):
             self._remember(checked_state=current, restart_attempts=0, next_restart_at=None)
+            return False
+        if current == "connecting":
+            self._remember(checked_state=current)
             return False
         attempts = saved.restart_attempts if saved else 0
         due = saved.next_restart_at if saved else None
@@ -187,7 +195,7 @@ class HealthService:
             self._remember(checked_state=current)
             return False
         try:
-            self.evolution.restart(self.instance)
+            self.evolution.connect(self.instance)
             restarted = True
         except evo.EvolutionError as exc:
             logger.warning("auto-restart failed", extra={"error": _describe(exc)})

@@ -19,7 +19,7 @@ from chalicelib.store.sqlite import SQLiteStore
 from tests.conftest import API_KEY, EVOLUTION_URL, INSTANCE, REPO, WEBHOOK_SECRET
 
 STATE_URL = f"{EVOLUTION_URL}/instance/connectionState/{INSTANCE}"
-RESTART_URL = f"{EVOLUTION_URL}/instance/restart/{INSTANCE}"
+CONNECT_URL = f"{EVOLUTION_URL}/instance/connect/{INSTANCE}"
 TOPIC = "arn:aws:sns:us-east-1:123456789012:whatsapp-alerts"
 EVOLUTION_KEY = "evolution-key-for-health-tests"
 SECRETS = (EVOLUTION_KEY, "evolution-global-key", API_KEY, WEBHOOK_SECRET)
@@ -36,11 +36,11 @@ def _unreachable(evolution: RequestsMock) -> None:
 
 
 def _restart_ok(evolution: RequestsMock) -> None:
-    evolution.post(RESTART_URL, json={"instance": {"instanceName": INSTANCE, "state": "connecting"}})
+    evolution.get(CONNECT_URL, json={"instance": {"instanceName": INSTANCE, "state": "open"}})
 
 
 def _restarts(evolution: RequestsMock) -> int:
-    return sum(1 for c in evolution.calls if c.request.method == "POST" and c.request.url == RESTART_URL)
+    return sum(1 for c in evolution.calls if c.request.method == "GET" and c.request.url == CONNECT_URL)
 
 
 def _emf(stdout: str) -> list[dict[str, Any]]:
@@ -385,8 +385,8 @@ def test_a_refused_restart_counts_as_an_attempt_and_does_not_crash_the_job(
 ) -> None:
     health = make_health(AUTO_RESTART=True)
     _state(evolution, "close")
-    # What Evolution really answers when asked to restart a closed session (CONTRACT.md §2).
-    evolution.post(RESTART_URL, json={"error": True, "message": "[object Object]"})
+    # connect never fails at HTTP level: its errors come back as 200 {"error": true} (CONTRACT.md §2).
+    evolution.get(CONNECT_URL, json={"error": True, "message": "[object Object]"})
     summary = health.run_scheduled()
     assert summary["restarted"] is False
     assert _restarts(evolution) == 1
@@ -395,6 +395,16 @@ def test_a_refused_restart_counts_as_an_attempt_and_does_not_crash_the_job(
     assert saved is not None
     assert (saved.restart_attempts, saved.next_restart_at) == (1, T0 + RESTART_BACKOFF_S)
     assert "auto-restart failed" in [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+
+
+def test_a_session_that_is_pairing_is_never_restarted(
+    make_health: Callable[..., HealthService], evolution: RequestsMock
+) -> None:
+    health = make_health(AUTO_RESTART=True)
+    _state(evolution, "connecting")
+    _state(evolution, "connecting")
+    assert [health.run_scheduled()["restarted"] for _ in range(2)] == [False, False]
+    assert _restarts(evolution) == 0
 
 
 def test_an_unreachable_evolution_is_down_and_never_restarted(
