@@ -43,7 +43,7 @@ class WebhookService:
             if event.status is None:
                 return answer | {"ignored": True}
             result = self.store.apply_status(self.instance, event.message_id, event.status, at=now_iso())
-            return answer | {"duplicate": not result.applied}
+            return answer | {"duplicate": result.duplicate}
         if isinstance(event, MessageSent):
             return answer | {"duplicate": not self._confirm_send(event)}
         if isinstance(event, ConnectionUpdated):
@@ -82,7 +82,7 @@ class WebhookService:
                 if self.store.attach_message_id(candidate.id, event.message_id, at=at, status=status):
                     logger.info("timed-out send reconciled", extra={"id": candidate.id})
                     return True
-        return self.store.apply_status(self.instance, event.message_id, status, at=at).applied
+        return not self.store.apply_status(self.instance, event.message_id, status, at=at).duplicate
 
     def _connection(self, event: ConnectionUpdated) -> None:
         fields: dict[str, Any] = {"state": event.state or event.raw_state, "updated_at": now_iso()}

@@ -38,11 +38,21 @@ class IdempotencyClaim:
 
 @dataclass(frozen=True)
 class StatusResult:
-    """The outcome of ``apply_status``: was there a record, did the status move, the record now."""
+    """The outcome of ``apply_status``: was there a record, did the status move, the record now.
+
+    ``kept`` is True when no record had that id yet and this status was newly kept as an orphan
+    (False when the same status was already kept: a re-delivery).
+    """
 
     found: bool
     applied: bool
     record: MessageRecord | None = None
+    kept: bool = False
+
+    @property
+    def duplicate(self) -> bool:
+        """Nothing new was learnt: a re-delivered or out-of-date status."""
+        return not (self.applied or self.kept)
 
 
 @dataclass(frozen=True)

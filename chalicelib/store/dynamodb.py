@@ -322,12 +322,14 @@ class DynamoDBStore:
             orphan: dict[str, Any] = {"pk": waid_pk(instance, message_id), "sk": f"ORPHAN#{new}"}
             orphan |= {"status": new, "at": at, "error": error}
             orphan[TTL_ATTRIBUTE] = expires_at(at, self._retention_days)
+            kept = False
             with contextlib.suppress(_ConditionFailedError):  # first arrival of a status is kept
                 self._call("put_item", **self._put(orphan)["Put"])
+                kept = True
             # The record may have been created between our two reads: then fold it in ourselves.
             id = self._record_id(instance, message_id)
             if id is None:
-                return StatusResult(found=False, applied=False)
+                return StatusResult(found=False, applied=False, kept=kept)
             current = self._get_record(id)
             if current is None:
                 return StatusResult(found=False, applied=False)

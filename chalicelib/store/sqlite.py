@@ -254,7 +254,7 @@ class SQLiteStore:
         with self._tx() as db:
             record = self._by_message_id(db, instance, message_id)
             if record is None:
-                db.execute(
+                inserted = db.execute(
                     "INSERT OR IGNORE INTO orphans"
                     " (instance, message_id, status, at, error, expires_at)"
                     " VALUES (?, ?, ?, ?, ?, ?)",
@@ -267,7 +267,7 @@ class SQLiteStore:
                         expires_at(at, self._retention_days),
                     ),
                 )
-                return StatusResult(found=False, applied=False)
+                return StatusResult(found=False, applied=False, kept=inserted.rowcount == 1)
             moved = advance(record, new, at, error)
             if moved is None:
                 return StatusResult(found=True, applied=False, record=record)

@@ -369,13 +369,11 @@ def test_a_status_that_arrives_before_the_send_is_folded_in_when_the_send_is_rec
     _assert_monotonic(record)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="WebhookService answers duplicate=not result.applied, and an orphan is never 'applied'",
-)
 def test_a_first_status_for_a_message_not_yet_recorded_is_not_called_a_duplicate(api: Any) -> None:
     answer = _ok(_hook(api, _envelope("messages.update.delivery")), "messages.update")
     assert answer["duplicate"] is False
+    again = _ok(_hook(api, _envelope("messages.update.delivery")), "messages.update")
+    assert again["duplicate"] is True
 
 
 def test_a_status_after_the_send_moves_the_record_forward(api: Any, evolution: RequestsMock) -> None:

@@ -198,7 +198,7 @@ def test_an_unknown_status_name_is_rejected(store: Store) -> None:
 def test_statuses_for_an_unknown_message_id_are_kept_as_orphans(backend: Backend) -> None:
     result = backend.store.apply_status(INSTANCE, "WA-EARLY", "delivered", at=at(2))
 
-    assert result == type(result)(found=False, applied=False, record=None)
+    assert result == type(result)(found=False, applied=False, record=None, kept=True)
     assert backend.store.get_message(INSTANCE, "WA-EARLY") is None
     assert backend.orphans(INSTANCE, "WA-EARLY") == 1
 
@@ -480,3 +480,10 @@ def test_unknown_instance_state_fields_are_rejected(store: Store) -> None:
 
 def test_ping_succeeds_on_a_working_store(store: Store) -> None:
     store.ping()
+
+
+def test_an_orphan_status_says_whether_it_was_newly_kept(store: Store) -> None:
+    first = store.apply_status("acme", "3EB0ORPHANKEPT", "delivered", at="2026-11-25T10:00:00.000Z")
+    again = store.apply_status("acme", "3EB0ORPHANKEPT", "delivered", at="2026-11-25T10:00:01.000Z")
+    assert (first.found, first.kept, first.duplicate) == (False, True, False)
+    assert (again.found, again.kept, again.duplicate) == (False, False, True)
