@@ -124,7 +124,9 @@ class MessageService:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         templates_registry: Registry | None = None,
+        in_progress_wait_s: float = IN_PROGRESS_WAIT_S,
     ) -> None:
+        self.in_progress_wait_s = in_progress_wait_s
         self.evolution = evolution
         self.templates_registry = templates_registry  # None: the bundled templates
         self.store = store
@@ -316,7 +318,7 @@ class MessageService:
 
     def _claim(self, key: str, fingerprint: str) -> SendOutcome | None:
         """None when this request owns the key; else the stored answer (or an error)."""
-        deadline = self._clock() + IN_PROGRESS_WAIT_S
+        deadline = self._clock() + self.in_progress_wait_s
         while True:
             claim = self.store.claim_idempotency(key, fingerprint, now=self._clock(), ttl_s=IDEMPOTENCY_TTL_S)
             if claim.claimed:
