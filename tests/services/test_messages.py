@@ -8,8 +8,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from chalicelib import errors
 from chalicelib.evolution.errors import EvolutionTimeoutError
 from chalicelib.evolution.wire import SentMessage
