@@ -5,8 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 STAGE ?= prod
 PKG_DIR ?= build/package
+MERGE_TEMPLATE ?= resources/dynamodb-table.json
 
-.PHONY: run test lint typecheck unit package package-check templates-check bench clean
+.PHONY: run test lint typecheck unit package package-check templates-check openapi bench clean browser-deps e2e
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,17 +32,38 @@ typecheck: $(STAMP)
 templates-check: $(STAMP)
 	$(BIN)/python scripts/check_templates.py
 
+# docs/openapi.json, generated from the routes and models; `make unit` fails while it is stale.
+openapi: $(STAMP)
+	$(BIN)/python -c 'from pathlib import Path; from app import app; from chalicelib.openapi import write; \
+	print("docs/openapi.json", "written" if write(app.routes, Path("docs/openapi.json")) else "unchanged")'
+
 unit: $(STAMP)
 	$(BIN)/pytest -q
 
+# `chalice package` with resources/dynamodb-table.json merged in: the stage's table comes with the stack.
 package: $(STAMP)
 	rm -rf $(PKG_DIR)
-	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(BIN)/chalice package --stage $(STAGE) $(PKG_DIR)
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(BIN)/chalice package --stage $(STAGE) \
+		--merge-template $(MERGE_TEMPLATE) $(PKG_DIR)
 
 package-check: package
 	$(BIN)/cfn-lint $(PKG_DIR)/sam.json
 
-test: lint typecheck templates-check unit package-check
+test: lint typecheck templates-check browser-deps unit package-check
+
+# Chromium for tests/browser (Playwright drives Debian's package; `playwright install` is never used).
+browser-deps:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing chromium for the browser tests (apt-get)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else \
+		echo "browser tests need /usr/bin/chromium: run 'sudo apt-get install -y chromium' (they skip without it, fail under CI)"; \
+	fi
+
+# Only the end-to-end (simulator + chalice local) and browser suites; `make unit` runs them too.
+e2e: $(STAMP) browser-deps
+	$(BIN)/pytest -q -m "e2e or browser" tests/e2e tests/browser
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -1,0 +1,26 @@
+"""``GET /openapi.json`` (public): the OpenAPI 3.1 document, generated once per process."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from chalice.app import Blueprint, Response
+
+from chalicelib.routes._http import api_view, json_response
+
+bp = Blueprint(__name__)
+
+
+@cache
+def document() -> dict[str, Any]:
+    """The document of the app this blueprint is registered on, built on the first request."""
+    from chalicelib.openapi import build_document  # noqa: PLC0415 - pydantic schema work, on demand
+
+    return build_document(bp.current_app.routes)
+
+
+@bp.route("/openapi.json", methods=["GET"])
+@api_view
+def openapi_document() -> Response:
+    return json_response(document(), headers={"Cache-Control": "public, max-age=300"})
