@@ -26,26 +26,46 @@ def _invalid(message: str) -> errors.ValidationError:
 
 
 def normalize_recipient(to: str, default_country: str | None = None) -> Recipient:
-    """Validate ``to`` with phonenumbers; national numbers need ``default_country``."""
-    import phonenumbers  # noqa: PLC0415 - its metadata is loaded only when a message is sent
+    """Validate ``to`` with phonenumbers; national numbers need ``default_country``.
 
+    phonenumbers (and its metadata) is imported only when a message is sent.
+    """
     value = to.strip()
     if "@" in value:
         if not _JID.match(value):
             raise _invalid("to: a JID must be a group (…@g.us) or a lid (…@lid) id.")
         return Recipient(to=value, number=value, jid=value)
     compact = _PUNCTUATION.sub("", value)
+    if compact.startswith("00"):
+        compact = "+" + compact[2:]
     if not compact or not _PHONE_CHARS.match(compact) or len(compact) > 17:
         raise _invalid("to: must be a phone number in international format, such as +5511999999999.")
-    international = compact.startswith("+") or default_country is None
-    candidate = compact if compact.startswith("+") else ("+" + compact if international else compact)
-    try:
-        number = phonenumbers.parse(candidate, None if international else default_country)
-    except phonenumbers.NumberParseException:
-        raise _invalid("to: not a phone number that can be parsed.") from None
-    if not phonenumbers.is_valid_number(number):
+    if compact.startswith("+") or default_country is None:
+        candidates = {_parse("+" + compact.lstrip("+"), None)}
+    else:
+        # Without "+", the digits may be international or national to DEFAULT_COUNTRY: take the
+        # reading that is a valid number, and refuse when both are valid and differ.
+        candidates = {_parse("+" + compact, None), _parse(compact, default_country)}
+    valid = {c for c in candidates if c is not None}
+    if len(valid) > 1:  # a message to the wrong person is worse than a 400
+        readings = " or ".join(sorted(valid))
+        raise _invalid(f"to: ambiguous without '+': it reads as {readings}; add '+' and the country code.")
+    if not valid:
         hint = "" if default_country else " (national numbers need DEFAULT_COUNTRY configured)"
         raise _invalid(f"to: not a valid phone number for its country{hint}.")
-    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    e164 = valid.pop()
     digits = e164[1:]
     return Recipient(to=e164, number=digits, jid=f"{digits}@s.whatsapp.net")
+
+
+def _parse(text: str, region: str | None) -> str | None:
+    """The E.164 form of ``text`` read in ``region`` (None: international), if it is a valid number."""
+    import phonenumbers  # noqa: PLC0415
+
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
