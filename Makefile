@@ -7,7 +7,7 @@ STAGE ?= prod
 PKG_DIR ?= build/package
 MERGE_TEMPLATE ?= resources/dynamodb-table.json
 
-.PHONY: run test lint typecheck unit package package-check templates-check openapi bench clean browser-deps e2e
+.PHONY: run test lint typecheck unit package package-check templates-check openapi bench clean browser-deps e2e load
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,11 @@ browser-deps:
 # Only the end-to-end (simulator + chalice local) and browser suites; `make unit` runs them too.
 e2e: $(STAMP) browser-deps
 	$(BIN)/pytest -q -m "e2e or browser" tests/e2e tests/browser
+
+# The full-size webhook load tests (5,000 deliveries through `chalice local` + SQLite, 1,000 on
+# DynamoDB/moto); `make unit` runs smaller versions. Figures: build/load-report.txt.
+load: $(STAMP)
+	$(BIN)/pytest -q -s -m load tests/load
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -348,6 +348,8 @@ class MessageService:
                 raise error from exc
             status = "unknown" if isinstance(exc, evo.EvolutionTransportError) else "failed"
             record = self._record(outgoing, status=status, error=error)
+            if status == "unknown":
+                self._settle_from_webhook(record)
             logger.warning(
                 "send %s", status, extra={"to": mask_phone(outgoing.recipient.to), "error": error.code}
             )
@@ -362,6 +364,21 @@ class MessageService:
             jid=sent.remote_jid or outgoing.recipient.jid,
         )
         return SendOutcome(201, _accepted(record))
+
+    def _settle_from_webhook(self, record: MessageRecord) -> None:
+        """A ``send.message`` may have come in while we waited for the answer (Evolution sent, then
+        the answer was lost or late): it was parked for us, so attach its id now. Best effort."""
+        from chalicelib.services.webhooks import parked_send  # noqa: PLC0415 - no import cycle
+
+        if record.jid is None or record.fingerprint is None:
+            return
+        try:
+            parked = parked_send(self.store, self.instance, jid=record.jid, fingerprint=record.fingerprint)
+            if parked is not None:
+                message_id, status = parked
+                self.store.attach_message_id(record.id, message_id, at=now_iso(), status=status)
+        except errors.StoreUnavailableError:
+            logger.warning("could not look for a parked send.message", exc_info=True)
 
     def _record(
         self,
