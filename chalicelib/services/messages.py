@@ -5,8 +5,10 @@ What happens to an ``Idempotency-Key`` when a send fails (a choice this module m
   rate limited, unavailable): the key is **released**, so the same key may be retried later;
 - Evolution refused the message (not on WhatsApp, a rejected body, a Graph error): the record is
   ``failed`` and the key **keeps that answer**;
-- the outcome is unknown (read timeout, connection lost after sending): the record is ``unknown``,
-  the answer is 504, and the key keeps it: retrying with the same key never re-sends blindly.
+- the outcome is unknown (read timeout, connection lost after sending, or an answer that cannot
+  be read, such as a proxy's HTML 502): the record is ``unknown`` (504, or 502 for the unreadable
+  answer) and the key keeps that answer: retrying with the same key never re-sends blindly. A
+  later ``send.message`` webhook settles the record.
 """
 
 from __future__ import annotations
@@ -56,6 +58,9 @@ _NOT_SENT = (
     evo.EvolutionNotFoundError,
     evo.EvolutionAuthError,
 )
+
+# No usable answer: the message may or may not have gone out.
+_MAYBE_SENT = (evo.EvolutionTransportError, evo.EvolutionBadResponseError)
 
 SendCall = Callable[["EvolutionClient", str], "SentMessage"]
 BAILEYS = "WHATSAPP-BAILEYS"
@@ -346,7 +351,7 @@ class MessageService:
                 if key is not None:
                     self.store.release_idempotency(key)
                 raise error from exc
-            status = "unknown" if isinstance(exc, evo.EvolutionTransportError) else "failed"
+            status = "unknown" if isinstance(exc, _MAYBE_SENT) else "failed"
             record = self._record(outgoing, status=status, error=error)
             if status == "unknown":
                 self._settle_from_webhook(record)

@@ -52,6 +52,11 @@ def translate(error: evo.EvolutionError, *, sending: bool = False) -> errors.Ser
         return errors.UpstreamError("Evolution API refused this service's API key.")
     if isinstance(error, evo.EvolutionGraphError):
         return errors.UpstreamError("WhatsApp Cloud API refused the message.")
+    if isinstance(error, evo.EvolutionBadResponseError) and sending:
+        return errors.UpstreamError(
+            "Evolution API's answer could not be read; the message may or may not have been sent: "
+            "check its status before retrying."
+        )
     if isinstance(error, evo.EvolutionBadRequestError):
         return errors.UpstreamError("Evolution API rejected the request.")
     return errors.UpstreamError("Evolution API answered with an error.")

@@ -117,6 +117,40 @@ def test_a_connection_dropped_after_sending_is_504_unknown_and_never_resent(harn
     assert settled["message_id"] == harness.sent(text)[0]["message_id"]
 
 
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_proxy_html_502_is_502_unknown_and_the_webhook_tells_whether_it_went_out(
+    harness: Harness, when: str
+) -> None:
+    """An HTML page from a proxy says nothing about the send: ``before``, Evolution never got it;
+    ``after``, it sent and only the answer was replaced. The record says ``unknown`` until a
+    ``send.message`` webhook (only in the second case) settles it."""
+    harness.fault(kind="html", when=when)
+    text, key = _text(f"html-{when}"), _key()
+
+    first = harness.send(text, key=key)
+    again = harness.send(text, key=key)
+
+    _check_error(first, 502, "UpstreamError")
+    assert "may or may not have been sent" in first.body["Message"]
+    detail = _detail(first)
+    assert detail["status"] == "unknown"
+    assert again.status == 502
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert len(harness.sent(text)) == 1, "the key kept the answer: no second attempt"
+    if when == "before":
+        assert harness.delivered(text) == 0
+        record = harness.record(detail["id"])
+        assert record is not None and record["status"] == "unknown"
+        return
+    assert harness.delivered(text) == 1
+    settled = wait_for(
+        lambda: (r := harness.record(detail["id"])) and r["status"] != "unknown" and r,
+        timeout=5,
+        what="the send.message webhook to settle the unknown record",
+    )
+    assert settled["message_id"] == harness.sent(text)[0]["message_id"]
+
+
 # -- nothing was sent: the key is released, no record, a retry sends once ---------------------------
 
 
@@ -178,10 +212,10 @@ def test_a_refusal_before_sending_releases_the_key_and_keeps_no_record(
 
 @pytest.mark.parametrize(
     ("fault", "label"),
-    [({"kind": "status", "status": 500}, "500"), ({"kind": "html"}, "502-html")],
-    ids=["500-other", "502-html"],
+    [({"kind": "status", "status": 500}, "500")],
+    ids=["500-other"],
 )
-def test_an_unusable_answer_is_502_and_the_record_is_failed_for_good(
+def test_an_evolution_error_answer_is_502_and_the_record_is_failed_for_good(
     harness: Harness, fault: dict[str, Any], label: str
 ) -> None:
     harness.fault(**fault)
