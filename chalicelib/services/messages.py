@@ -373,12 +373,12 @@ class MessageService:
     def _settle_from_webhook(self, record: MessageRecord) -> None:
         """A ``send.message`` may have come in while we waited for the answer (Evolution sent, then
         the answer was lost or late): it was parked for us, so attach its id now. Best effort."""
-        from chalicelib.services.webhooks import parked_send  # noqa: PLC0415 - no import cycle
-
         if record.jid is None or record.fingerprint is None:
             return
         try:
-            parked = parked_send(self.store, self.instance, jid=record.jid, fingerprint=record.fingerprint)
+            parked = self.store.take_parked_send(
+                self.instance, jid=record.jid, fingerprint=record.fingerprint, now=self._clock()
+            )
             if parked is not None:
                 message_id, status = parked
                 self.store.attach_message_id(record.id, message_id, at=now_iso(), status=status)

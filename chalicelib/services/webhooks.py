@@ -24,40 +24,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 RECONCILE_WINDOW = timedelta(minutes=5)  # how far back a timed-out send may be matched
-_PARKED_STATE = "parked"
-
-
-def _parked_key(instance: str, jid: str, fingerprint: str) -> str:
-    """The slot of a ``send.message`` nobody has claimed yet. It lives beside the Idempotency-Keys
-    (``<instance>:<key>``) but has spaces, which a client's key (printable, no spaces) never has."""
-    return f"{instance}:send.message {jid} {fingerprint}"
-
-
-def park_unmatched_send(store: Store, instance: str, event: MessageSent, status: str) -> bool:
-    """Keep a ``send.message`` that matched no record, findable by recipient and content, for
-    ``RECONCILE_WINDOW``: it can arrive *before* the send it confirms has timed out and been
-    recorded ``unknown``. False when the slot is taken (the same content to the same chat is
-    already parked, or a send is looking at it right now)."""
-    key = _parked_key(instance, event.jid, event.fingerprint)
-    ttl = int(RECONCILE_WINDOW.total_seconds())
-    if not store.claim_idempotency(key, _PARKED_STATE, now=time.time(), ttl_s=ttl).claimed:
-        return False
-    store.complete_idempotency(key, status_code=200, body={"message_id": event.message_id, "status": status})
-    return True
-
-
-def parked_send(store: Store, instance: str, *, jid: str, fingerprint: str) -> tuple[str, str] | None:
-    """``(message_id, status)`` of a parked ``send.message`` for this chat and content, if any."""
-    key = _parked_key(instance, jid, fingerprint)
-    ttl = int(RECONCILE_WINDOW.total_seconds())
-    claim = store.claim_idempotency(key, _PARKED_STATE, now=time.time(), ttl_s=ttl)
-    if claim.claimed:  # nothing parked: give the slot back at once
-        store.release_idempotency(key)
-        return None
-    body = claim.record.body or {}
-    if claim.record.state != "done" or not isinstance(body.get("message_id"), str):
-        return None
-    return str(body["message_id"]), str(body.get("status") or "pending")
 
 
 class WebhookService:
@@ -112,9 +78,16 @@ class WebhookService:
             # No record yet: either the send is still in flight (its record will carry this id),
             # or it is about to time out and be recorded ``unknown``: park it for that send to find,
             # then look once more, in case the ``unknown`` record was written in between.
-            if park_unmatched_send(self.store, self.instance, event, status) and self._reconcile(
-                event, status, at
-            ):
+            parked = self.store.park_send(
+                self.instance,
+                jid=event.jid,
+                fingerprint=event.fingerprint,
+                message_id=event.message_id,
+                status=status,
+                now=time.time(),
+                ttl_s=int(RECONCILE_WINDOW.total_seconds()),
+            )
+            if parked and self._reconcile(event, status, at):
                 return True
         return not self.store.apply_status(self.instance, event.message_id, status, at=at).duplicate
 

@@ -136,6 +136,28 @@ class Store(Protocol):
         """Timed-out sends (``unknown``, no message id) to ``jid`` with ``fingerprint``."""
         ...
 
+    def park_send(
+        self,
+        instance: str,
+        *,
+        jid: str,
+        fingerprint: str,
+        message_id: str,
+        status: str,
+        now: float,
+        ttl_s: int,
+    ) -> bool:
+        """Keep a ``send.message`` that matched no record, by chat and content, for ``ttl_s``: it
+        can beat the timed-out send it confirms. False when one for that chat and content is
+        already parked."""
+        ...
+
+    def take_parked_send(
+        self, instance: str, *, jid: str, fingerprint: str, now: float
+    ) -> tuple[str, str] | None:
+        """Remove and return ``(message_id, status)`` of a live parked send for this chat and content."""
+        ...
+
     def get_instance_state(self, instance: str) -> InstanceState | None:
         """The last known state of the instance, if any."""
         ...

@@ -27,6 +27,7 @@ from chalicelib.store.dynamodb_table import (
     idempotency_from_item,
     instance_state_from_item,
     msg_key,
+    parked_key,
     record_from_item,
     unknown_key,
     waid_pk,
@@ -218,6 +219,48 @@ class DynamoDBStore:
                 ExpressionAttributeNames={"#state": "state"},
                 ExpressionAttributeValues=encode({":in_progress": "in_progress"}),
             )
+
+    # -- parked send.message events ------------------------------------------------------------
+
+    def park_send(
+        self,
+        instance: str,
+        *,
+        jid: str,
+        fingerprint: str,
+        message_id: str,
+        status: str,
+        now: float,
+        ttl_s: int,
+    ) -> bool:
+        check_status(status)
+        item: dict[str, Any] = {**parked_key(instance, jid, fingerprint), "message_id": message_id}
+        item["status"] = status
+        item[TTL_ATTRIBUTE] = ttl_expiry(now, ttl_s)
+        try:
+            self._call(
+                "put_item",
+                Item=encode(item),
+                ConditionExpression=f"{NEW} OR #exp <= :now",
+                ExpressionAttributeNames={"#exp": TTL_ATTRIBUTE},
+                ExpressionAttributeValues=encode({":now": now}),
+            )
+        except _ConditionFailedError:
+            return False
+        return True
+
+    def take_parked_send(
+        self, instance: str, *, jid: str, fingerprint: str, now: float
+    ) -> tuple[str, str] | None:
+        old = self._call(
+            "delete_item", Key=encode(parked_key(instance, jid, fingerprint)), ReturnValues="ALL_OLD"
+        ).get("Attributes")
+        if not old:
+            return None
+        item = decode(old)
+        if item[TTL_ATTRIBUTE] <= now:
+            return None
+        return str(item["message_id"]), str(item["status"])
 
     # -- messages ------------------------------------------------------------------------------
 

@@ -12,6 +12,8 @@
 #                                                  error, expires_at (first arrival of each status)
 #   UNKNOWN#<instance>            <id>             a timed-out send to reconcile: jid, fingerprint,
 #                                                  expires_at (deleted when a message id is attached)
+#   PARKED#<instance>#<jid>#<fp>  PARKED           a send.message that matched no record yet:
+#                                                  message_id, status, expires_at (minutes)
 #   INST#<instance>               STATE            the InstanceState fields (no TTL: one per instance,
 #                                                  and the health job's memory must survive quiet months)
 #
@@ -51,6 +53,11 @@ TABLE_DEFINITION: dict[str, Any] = {
     "BillingMode": "PAY_PER_REQUEST",
 }
 INTERNAL = ("pk", "sk", "gsi1pk", "gsi1sk", "status_rank", TTL_ATTRIBUTE)
+
+
+def parked_key(instance: str, jid: str, fingerprint: str) -> dict[str, str]:
+    """The key of a parked ``send.message`` (by chat and content fingerprint)."""
+    return {"pk": f"PARKED#{instance}#{jid}#{fingerprint}", "sk": "PARKED"}
 
 
 def msg_key(id: str) -> dict[str, str]:

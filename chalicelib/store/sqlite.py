@@ -56,6 +56,9 @@ CREATE TABLE IF NOT EXISTS orphans (
     instance TEXT NOT NULL, message_id TEXT NOT NULL, status TEXT NOT NULL, at TEXT NOT NULL,
     error TEXT, expires_at REAL NOT NULL, PRIMARY KEY (instance, message_id, status));
 CREATE TABLE IF NOT EXISTS instances (instance TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS parked_sends (
+    instance TEXT NOT NULL, jid TEXT NOT NULL, fingerprint TEXT NOT NULL, message_id TEXT NOT NULL,
+    status TEXT NOT NULL, expires_at REAL NOT NULL, PRIMARY KEY (instance, jid, fingerprint));
 """
 
 
@@ -203,7 +206,7 @@ class SQLiteStore:
         """Delete expired rows, at most once an hour per store (SQLite has no TTL of its own)."""
         if now - self._purged_at < PURGE_EVERY_S:
             return
-        for table in ("idempotency", "messages", "orphans"):
+        for table in ("idempotency", "messages", "orphans", "parked_sends"):
             db.execute(f"DELETE FROM {table} WHERE expires_at <= ?", (now,))  # noqa: S608
         self._purged_at = now
 
@@ -325,6 +328,42 @@ class SQLiteStore:
         )
         found = [MessageRecord.model_validate_json(r["data"]) for r in rows]
         return [r for r in found if epoch(r.created_at) >= epoch(since)]
+
+    def park_send(
+        self,
+        instance: str,
+        *,
+        jid: str,
+        fingerprint: str,
+        message_id: str,
+        status: str,
+        now: float,
+        ttl_s: int,
+    ) -> bool:
+        check_status(status)
+        with self._tx() as db:
+            parked = db.execute(
+                "INSERT INTO parked_sends (instance, jid, fingerprint, message_id, status, expires_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (instance, jid, fingerprint) DO UPDATE SET"
+                " message_id = excluded.message_id, status = excluded.status,"
+                " expires_at = excluded.expires_at"
+                " WHERE parked_sends.expires_at <= ?",
+                (instance, jid, fingerprint, message_id, status, ttl_expiry(now, ttl_s), now),
+            )
+            return parked.rowcount == 1
+
+    def take_parked_send(
+        self, instance: str, *, jid: str, fingerprint: str, now: float
+    ) -> tuple[str, str] | None:
+        where = "FROM parked_sends WHERE instance = ? AND jid = ? AND fingerprint = ?"
+        with self._tx() as db:  # one write transaction: select and delete are atomic together
+            row = db.execute(
+                f"SELECT message_id, status, expires_at {where}", (instance, jid, fingerprint)
+            ).fetchone()  # noqa: S608
+            db.execute(f"DELETE {where}", (instance, jid, fingerprint))  # noqa: S608
+        if row is None or row["expires_at"] <= now:
+            return None
+        return str(row["message_id"]), str(row["status"])
 
     def _by_message_id(self, db: sqlite3.Connection, instance: str, message_id: str) -> MessageRecord | None:
         row = db.execute(

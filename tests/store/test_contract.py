@@ -487,3 +487,25 @@ def test_an_orphan_status_says_whether_it_was_newly_kept(store: Store) -> None:
     again = store.apply_status("acme", "3EB0ORPHANKEPT", "delivered", at="2026-11-25T10:00:01.000Z")
     assert (first.found, first.kept, first.duplicate) == (False, True, False)
     assert (again.found, again.kept, again.duplicate) == (False, False, True)
+
+
+def test_a_parked_send_is_taken_once_then_gone(store: Store) -> None:
+    park = {"jid": JID, "fingerprint": "fp1", "message_id": "3EB0PARK", "status": "pending", "ttl_s": 300}
+    assert store.park_send(INSTANCE, now=1_000.0, **park) is True
+    assert store.park_send(INSTANCE, now=1_001.0, **{**park, "message_id": "3EB0OTHER"}) is False
+    assert store.take_parked_send(INSTANCE, jid=JID, fingerprint="fp2", now=1_002.0) is None
+    assert store.take_parked_send(INSTANCE, jid=JID, fingerprint="fp1", now=1_002.0) == (
+        "3EB0PARK",
+        "pending",
+    )
+    assert store.take_parked_send(INSTANCE, jid=JID, fingerprint="fp1", now=1_003.0) is None
+    assert store.park_send(INSTANCE, now=1_004.0, **{**park, "message_id": "3EB0AGAIN"}) is True
+
+
+def test_an_expired_parked_send_is_neither_returned_nor_in_the_way(store: Store) -> None:
+    park = {"jid": JID, "fingerprint": "fp", "status": "sent", "ttl_s": 300}
+    assert store.park_send(INSTANCE, message_id="3EB0OLD", now=1_000.0, **park) is True
+    assert store.park_send(INSTANCE, message_id="3EB0NEW", now=1_301.0, **park) is True
+    assert store.take_parked_send(INSTANCE, jid=JID, fingerprint="fp", now=1_302.0) == ("3EB0NEW", "sent")
+    assert store.park_send(INSTANCE, message_id="3EB0X", now=2_000.0, **park) is True
+    assert store.take_parked_send(INSTANCE, jid=JID, fingerprint="fp", now=2_301.0) is None
