@@ -67,7 +67,7 @@ class Stack:
         return "\n".join(parts)
 
 
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], what: str, log: Path) -> None:
+def wait_for_port(port: int, process: subprocess.Popen[bytes], what: str, log: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -79,7 +79,7 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], what: str, log: 
     raise RuntimeError(f"{what} did not listen on port {port} within {START_TIMEOUT_S:.0f} s")
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def stop_process(process: subprocess.Popen[bytes]) -> None:
     """Terminate, wait, kill: never leave a process behind."""
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
@@ -90,7 +90,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=10)
 
 
-def _start(argv: list[str], env: dict[str, str], log: IO[bytes]) -> subprocess.Popen[bytes]:
+def start_process(argv: list[str], env: dict[str, str], log: IO[bytes]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(  # noqa: S603 - our own tools with fixed arguments
         argv, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
     )
@@ -132,7 +132,7 @@ def run_stack(workdir: Path) -> Iterator[Stack]:
     with ExitStack() as cleanup:
         sim_log = cleanup.enter_context((workdir / "simulator.log").open("wb"))
         api_log = cleanup.enter_context((workdir / "chalice.log").open("wb"))
-        simulator = _start(
+        simulator = start_process(
             [
                 sys.executable,
                 "-m",
@@ -153,9 +153,9 @@ def run_stack(workdir: Path) -> Iterator[Stack]:
             env,
             sim_log,
         )
-        cleanup.callback(_stop, simulator)
-        _wait_for_port(sim_port, simulator, "the Evolution simulator", workdir / "simulator.log")
-        service = _start(
+        cleanup.callback(stop_process, simulator)
+        wait_for_port(sim_port, simulator, "the Evolution simulator", workdir / "simulator.log")
+        service = start_process(
             [
                 str(chalice) if chalice.exists() else "chalice",
                 "local",
@@ -170,8 +170,8 @@ def run_stack(workdir: Path) -> Iterator[Stack]:
             env,
             api_log,
         )
-        cleanup.callback(_stop, service)  # stopped first: ExitStack unwinds in reverse
-        _wait_for_port(api_port, service, "chalice local", workdir / "chalice.log")
+        cleanup.callback(stop_process, service)  # stopped first: ExitStack unwinds in reverse
+        wait_for_port(api_port, service, "chalice local", workdir / "chalice.log")
         stack = Stack(
             base_url=base_url,
             sim_url=f"http://127.0.0.1:{sim_port}",

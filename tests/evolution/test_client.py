@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import http.server
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from chalicelib.evolution import errors as evo
 from chalicelib.evolution.client import EvolutionClient
 from chalicelib.evolution.wire import WebhookConfig
 from tests.conftest import validate_evolution_body
+from tests.procs import free_port
 
 BASE = "http://evolution.test"
 SENT = {
@@ -288,16 +288,9 @@ def _serve(port: int, *, delay: float, hits: list[str]) -> http.server.Threading
     return server
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def test_a_read_timeout_on_a_send_is_not_retried_and_says_it_may_have_reached() -> None:
     hits: list[str] = []
-    port = _free_port()
+    port = free_port()
     server = _serve(port, delay=1.5, hits=hits)
     try:
         client = EvolutionClient(f"http://127.0.0.1:{port}", "k", connect_timeout=0.5, send_timeout=0.3)
@@ -311,7 +304,7 @@ def test_a_read_timeout_on_a_send_is_not_retried_and_says_it_may_have_reached() 
 
 
 def test_a_refused_connection_is_a_connect_error_that_never_reached() -> None:
-    client = EvolutionClient(f"http://127.0.0.1:{_free_port()}", "k", connect_timeout=0.5)
+    client = EvolutionClient(f"http://127.0.0.1:{free_port()}", "k", connect_timeout=0.5)
     with pytest.raises(evo.EvolutionConnectError) as caught:
         client.send_text("acme", "5511999999999", "Hola")
     assert caught.value.may_have_reached is False
@@ -320,7 +313,7 @@ def test_a_refused_connection_is_a_connect_error_that_never_reached() -> None:
 def test_a_connect_error_is_retried_and_the_send_then_succeeds_once() -> None:
     """The server comes up between the first refused attempts and the backed-off retry."""
     hits: list[str] = []
-    port = _free_port()
+    port = free_port()
     holder: dict[str, http.server.ThreadingHTTPServer] = {}
     timer = threading.Timer(0.1, lambda: holder.setdefault("server", _serve(port, delay=0, hits=hits)))
     timer.start()
@@ -337,7 +330,7 @@ def test_a_connect_error_is_retried_and_the_send_then_succeeds_once() -> None:
 
 def test_a_delay_extends_the_read_timeout_beyond_the_delay() -> None:
     hits: list[str] = []
-    port = _free_port()
+    port = free_port()
     server = _serve(port, delay=0.6, hits=hits)
     try:
         client = EvolutionClient(f"http://127.0.0.1:{port}", "k", send_timeout=0.2)

@@ -10,10 +10,9 @@ flight, and a webhook arriving *during* a send is exactly the ordering these tes
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,17 +25,11 @@ import requests
 
 from devtools.evolution_simulator.simulator import SimConfig, Simulator
 from tests.conftest import INSTANCE, REPO, auth
+from tests.procs import wait_for
 
 EVOLUTION_KEY = "faults-evolution-global-key-0001"
 WEBHOOK_SECRET = "faults-webhook-secret-0123456789abcdefghijklmnop"  # ≥ 32 bytes: no PyJWT warnings
 GATEWAY_LIMIT_S = 29.0  # API Gateway's integration timeout: every answer must come before it
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -203,17 +196,6 @@ class Response:
 
 def _json(raw: bytes) -> Any:
     return json.loads(raw) if raw else None
-
-
-def wait_for(condition: Callable[[], Any], *, timeout: float = 5.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
 
 
 @pytest.fixture

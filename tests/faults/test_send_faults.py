@@ -15,7 +15,8 @@ import pytest
 from responses import RequestsMock
 
 from tests.conftest import EVOLUTION_URL, INSTANCE, auth
-from tests.faults.conftest import GATEWAY_LIMIT_S, Harness, Response, free_port, wait_for
+from tests.faults.conftest import GATEWAY_LIMIT_S, Harness, Response
+from tests.procs import free_port, wait_for
 
 SLOW_MS = 3000  # well above the 1 s send timeout these tests set
 RETRY_AFTER_CODES = {429, 503}

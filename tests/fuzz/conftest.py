@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +15,7 @@ import pytest
 import requests
 
 from tests.conftest import REPO
+from tests.procs import free_port, stop_process, wait_for_port
 
 INSTANCE = "fuzz-whatsapp"
 START_TIMEOUT_S = 60.0
@@ -43,35 +42,6 @@ class Live:
     log: Path
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait_until_listening(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"chalice local exited ({process.returncode}):\n{log.read_text()[-3000:]}")
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"chalice local did not listen on port {port} within {START_TIMEOUT_S:.0f} s")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
 @pytest.fixture(scope="session")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     """`chalice local` on a free loopback port, its Evolution the simulator, its session open."""
@@ -82,7 +52,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     evolution_key = secrets.token_urlsafe(24)
     api_key = "fuzz-" + secrets.token_urlsafe(24)
     webhook_secret = secrets.token_urlsafe(48)
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     config = SimConfig(api_key=evolution_key, port=0, ack_delay_ms=20, webhook_backoff_initial_ms=50)
     with Simulator(config) as sim:
@@ -121,12 +91,12 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
                 stderr=subprocess.STDOUT,
             )
             try:
-                _wait_until_listening(port, process, log)
+                wait_for_port(port, process, "chalice local", log)
                 _open_session(base_url, api_key, sim.url)
                 _send_one(base_url, api_key)
                 yield Live(base_url, api_key, webhook_secret, sim.url, log)
             finally:
-                _stop(process)
+                stop_process(process)
 
 
 def _open_session(base_url: str, api_key: str, sim_url: str) -> None:

@@ -15,7 +15,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.procs import _start, _stop, _wait_for_port, free_port
+from tests.procs import free_port, start_process, stop_process, wait_for_port
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def chalice_local(workdir: Path, *, store_url: str, instance: str) -> Iterator[S
     log_path = workdir / "chalice-load.log"
     with ExitStack() as cleanup:
         log = cleanup.enter_context(log_path.open("wb"))
-        process = _start(
+        process = start_process(
             [
                 str(chalice) if chalice.exists() else "chalice",
                 "local",
@@ -71,6 +71,6 @@ def chalice_local(workdir: Path, *, store_url: str, instance: str) -> Iterator[S
             env,
             log,
         )
-        cleanup.callback(_stop, process)
-        _wait_for_port(port, process, "chalice local", log_path)
+        cleanup.callback(stop_process, process)
+        wait_for_port(port, process, "chalice local", log_path)
         yield Service(base_url, api_key, secret, instance, log_path)
