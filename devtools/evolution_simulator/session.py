@@ -14,6 +14,7 @@ from devtools.evolution_simulator.scheduler import Scheduler
 from devtools.evolution_simulator.state import Instance, QrState, Registry
 
 logger = logging.getLogger(__name__)
+RECONNECT_SECONDS = 0.3  # Baileys reconnects right after a restart's end()
 
 
 class SessionStateError(Exception):
@@ -87,8 +88,26 @@ class Sessions:
                 )
                 self._scheduler.call_later(0.2, lambda: self._reopen(instance, generation))
                 return self.connection_state(instance)
+            # end(new Error('restart')) while connecting: the answer is the current qrCode, the
+            # session reads ``close`` until Baileys reconnects a moment later
+            answer = instance.qr.as_json()
+            instance.generation += 1
             instance.state = "close"
-            return self.start(instance, instance.pairing_number)
+            generation = instance.generation
+            self._scheduler.call_later(RECONNECT_SECONDS, lambda: self._reconnect(instance, generation))
+            return answer
+
+    def current_qr(self, instance: Instance, answer: dict[str, Any]) -> dict[str, Any]:
+        """What a held create/connect answers once its wait is over: the qrCode at that moment."""
+        with self._registry.lock:
+            if self._config.real_holds and instance.state == "connecting":
+                return instance.qr.as_json()
+            return answer
+
+    def _reconnect(self, instance: Instance, generation: int) -> None:
+        with self._registry.lock:
+            if self._current(instance, generation) and instance.state == "close":
+                self.start(instance, instance.pairing_number)
 
     def logout(self, instance: Instance) -> dict[str, Any]:
         with self._registry.lock:
