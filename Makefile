@@ -7,7 +7,7 @@ STAGE ?= prod
 PKG_DIR ?= build/package
 MERGE_TEMPLATE ?= resources/dynamodb-table.json
 
-.PHONY: run test lint typecheck unit package package-check templates-check openapi bench clean browser-deps e2e load
+.PHONY: run test lint typecheck unit package package-check templates-check openapi bench clean browser-deps e2e load contract
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +69,16 @@ e2e: $(STAMP) browser-deps
 # DynamoDB/moto); `make unit` runs smaller versions. Figures: build/load-report.txt.
 load: $(STAMP)
 	$(BIN)/pytest -q -s -m load tests/load
+
+# The contract tier against the real Evolution API 2.3.7 (../shared/evolution/real, or EVOLUTION_REAL_KIT):
+# client, service and the simulator's differential test. Skips without the kit, fails without it under CI=true.
+contract: $(STAMP)
+	@kit="$${EVOLUTION_REAL_KIT:-../shared/evolution/real}"; \
+	if [ ! -f "$$kit/start.sh" ]; then \
+		if [ "$${CI:-}" = true ]; then echo "contract: no real Evolution kit at $$kit (CI=true needs it)"; exit 1; fi; \
+		echo "contract: skipped, no real Evolution kit at $$kit"; exit 0; \
+	fi; \
+	EVOLUTION_REAL_KIT="$$kit" $(BIN)/pytest -q -m contract tests/contract
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
