@@ -30,6 +30,21 @@ def _envelope(status: int, message: object) -> str:
         ),
         (500, _envelope(500, "Connection Closed"), evo.EvolutionNotConnectedError, True),
         (400, _envelope(400, ["Error: Connection Closed"]), evo.EvolutionNotConnectedError, True),
+        (500, _envelope(500, ["Error: Connection Closed"]), evo.EvolutionNotConnectedError, True),
+        (
+            500,
+            _envelope(500, ["TypeError: Cannot read properties of undefined (reading 'waUploadToServer')"]),
+            evo.EvolutionNotConnectedError,
+            True,
+        ),
+        (
+            400,
+            _envelope(400, ["TypeError: Cannot read properties of undefined (reading 'sendMessage')"]),
+            evo.EvolutionNotConnectedError,
+            True,
+        ),
+        (500, _envelope(500, ["Error: connect ECONNREFUSED 127.0.0.1:9"]), evo.EvolutionServerError, True),
+        (404, _envelope(404, ["Cannot POST /message/sendFax/acme"]), evo.EvolutionServerError, True),
         (
             500,
             _envelope(500, "Cannot read properties of undefined (reading 'onWhatsApp')"),
@@ -107,6 +122,13 @@ def test_each_error_shape_becomes_its_typed_error(
     assert type(error) is expected
     assert error is not None and error.status == status
     assert error.messages, "an error always carries at least one message"
+
+
+def test_whatsapp_numbers_empty_400_is_an_instance_that_never_connected() -> None:
+    _, error = error_from_response("whatsappNumbers", 400, "{}")
+    assert isinstance(error, evo.EvolutionNotConnectedError)
+    _, other = error_from_response("sendText", 400, "{}")
+    assert type(other) is evo.EvolutionBadRequestError
 
 
 def test_a_send_with_a_key_id_is_a_success_even_with_http_201() -> None:
