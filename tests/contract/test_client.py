@@ -60,6 +60,7 @@ def test_the_instance_lifecycle_reads_as_the_client_expects(
 
     restarted = client.restart(name)
     assert restarted.state == "connecting"
+    time.sleep(2.0)  # the restart's close lands after its answer; Baileys reconnects within the 2 s
     assert _wait_for_state(client, name, "connecting") == "connecting"
 
     assert client.logout(name)["response"] == {"message": "Instance logged out"}
