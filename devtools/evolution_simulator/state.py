@@ -25,6 +25,7 @@ class QrState:
     code: str | None = None
     base64: str | None = None
     pairing_code: str | None = None
+    stale: bool = False  # the QR of a pairing that ended: Evolution keeps answering it until a new one
 
     def as_json(self) -> dict[str, Any]:
         if self.code is None:

@@ -166,3 +166,12 @@ def test_real_holds_delay_create_and_connect_and_answer_the_qr_of_that_moment() 
         assert time.monotonic() - started >= 0.3
         assert answer["count"] == 1
         client.session.close()
+
+
+def test_the_last_qr_is_answered_again_after_a_logout_until_a_new_one_is_born(client: Client) -> None:
+    first = client.create("acme", qrcode=True)["qrcode"]
+    assert client.delete("/instance/logout/acme").status_code == 200
+    again = client.get("/instance/connect/acme").json()
+    assert (again["code"], again["count"]) == (first["code"], first["count"])
+    newer = client.get("/instance/connect/acme").json()
+    assert newer["code"] != first["code"] and newer["count"] == 1
