@@ -10,15 +10,19 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import threading
+import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 import requests
 
 from devtools.evolution_simulator import SimConfig, Simulator
 from tests.contract.conftest import RealEvolution, summary_lines
-from tests.contract.corpus import PLACEHOLDERS, Answer, Target, load_corpus, send
+from tests.contract.corpus import PLACEHOLDERS, Answer, Target, load_corpus, mask, send
 from tests.procs import REPO
 
 SIM_README = REPO / "devtools" / "evolution_simulator" / "README.md"
@@ -120,3 +124,88 @@ def test_the_simulator_answers_the_corpus_as_the_real_server_does(
     assert not unexpected, f"{line}; differences not allowlisted:\n{report}"
     stale = sorted(set(allowed) - differing)
     assert not stale, f"allowlisted but identical now (remove them from the README): {stale}"
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    """Records each webhook delivery: path, the secret header, the JSON body."""
+
+    deliveries: ClassVar[list[tuple[str, str | None, Any]]] = []
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        return
+
+    def do_POST(self) -> None:  # noqa: N802 - stdlib name
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.deliveries.append((self.path, self.headers.get("X-Webhook-Secret"), json.loads(raw or b"null")))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[str, list[tuple[str, str | None, Any]]]]:
+    handler = type("Receiver", (_Receiver,), {"deliveries": []})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook", handler.deliveries
+    server.shutdown()
+    server.server_close()
+
+
+def _session_events(target: Target, deliveries: list[tuple[str, str | None, Any]]) -> list[Any]:
+    """Create with our webhook, connect, log out, delete: the connection.update deliveries, masked,
+    with repeats of the same state folded (the real server reconnects every ~30 s while pairing)."""
+    name = target.names["fresh"]
+    headers = {"apikey": target.api_key}
+    hook = {
+        "url": target.hook_url,
+        "events": ["CONNECTION_UPDATE", "QRCODE_UPDATED"],
+        "headers": {"X-Webhook-Secret": "s"},
+    }
+    deliveries.clear()
+    with requests.Session() as http:
+        body = {"instanceName": name, "integration": "WHATSAPP-BAILEYS", "webhook": hook}
+        assert (
+            http.post(
+                f"{target.base_url}/instance/create", json=body, headers=headers, timeout=30
+            ).status_code
+            == 201
+        )
+        try:
+            http.get(f"{target.base_url}/instance/connect/{name}", headers=headers, timeout=30)
+            time.sleep(1.0)
+            http.delete(f"{target.base_url}/instance/logout/{name}", headers=headers, timeout=30)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not any(
+                isinstance(d[2], dict) and d[2].get("data", {}).get("state") == "close" for d in deliveries
+            ):
+                time.sleep(0.1)
+        finally:
+            http.delete(f"{target.base_url}/instance/delete/{name}", headers=headers, timeout=30)
+    events: list[Any] = []
+    for path, secret, payload in list(deliveries):
+        if payload.get("event") != "connection.update":
+            continue  # qrcode.updated needs WhatsApp (the real server never has a QR)
+        shown = (path, secret, mask(payload, target))
+        if not events or events[-1] != shown:
+            events.append(shown)
+    return events
+
+
+def test_connection_update_deliveries_match_the_real_servers(
+    real_evolution: RealEvolution, receiver: tuple[str, list[tuple[str, str | None, Any]]]
+) -> None:
+    hook_url, deliveries = receiver
+    # configured as the kit's server: the instance token in `apikey`, UTC times
+    config = SimConfig(api_key=real_evolution.api_key, port=0, webhook_expose_apikey=True, tz_offset_hours=0)
+    with Simulator(config) as simulator:
+        real = _session_events(
+            Target("real", real_evolution.url, real_evolution.api_key, _names(known_number()), hook_url),
+            deliveries,
+        )
+        sim = _session_events(
+            Target("sim", simulator.url, real_evolution.api_key, _names(known_number()), hook_url), deliveries
+        )
+    assert [event[2]["data"]["state"] for event in real] == ["connecting", "close"]
+    assert sim == real
