@@ -7,7 +7,7 @@ import hmac
 import os
 import re
 from functools import cache, cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import (
     Field,
@@ -18,6 +18,9 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from chalicelib.urlguard import Allowlist
 
 SECRET_FIELDS = ("EVOLUTION_API_KEY", "API_KEYS", "WEBHOOK_SECRET")
 _PLACEHOLDER_MARKERS = ("change", "example", "placeholder", "replace", "dev-", "local", "xxx")
@@ -49,6 +52,9 @@ class Settings(BaseSettings):
     ALERT_TOPIC_ARN: str | None = Field(default=None, pattern=r"^arn:aws[\w-]*:sns:")
     AUTO_RESTART: bool = False
     SSM_PARAMETER_PREFIX: str | None = None
+    # Private hosts (names, IP addresses, CIDR networks) that media URLs and event destinations
+    # may point at although they are not public; everything else private is refused.
+    URL_ALLOWLIST: str = Field(default="", max_length=4096)
     # Timeouts (seconds). Worst case for one call: 2 connect attempts + the read timeout, kept
     # under API Gateway's 29 s: 2 * EVOLUTION_CONNECT_TIMEOUT + EVOLUTION_MAX_READ_TIMEOUT.
     EVOLUTION_CONNECT_TIMEOUT: float = Field(default=2.0, gt=0, le=5)
@@ -76,6 +82,14 @@ class Settings(BaseSettings):
     def _known_store(cls, value: str) -> str:
         if not value.startswith(("sqlite:///", "dynamodb://")):
             raise ValueError("must start with sqlite:/// or dynamodb://")
+        return value
+
+    @field_validator("URL_ALLOWLIST")
+    @classmethod
+    def _valid_allowlist(cls, value: str) -> str:
+        from chalicelib.urlguard import Allowlist  # noqa: PLC0415
+
+        Allowlist.parse(value)
         return value
 
     @model_validator(mode="after")
@@ -108,6 +122,13 @@ class Settings(BaseSettings):
                     pass
             digests.append(hashlib.sha256(entry.encode()).digest())
         return tuple(digests)
+
+    @cached_property
+    def url_allowlist(self) -> Allowlist:
+        """``URL_ALLOWLIST`` parsed: the private hosts outbound URLs may point at."""
+        from chalicelib.urlguard import Allowlist  # noqa: PLC0415
+
+        return Allowlist.parse(self.URL_ALLOWLIST)
 
     @property
     def evolution_base_url(self) -> str:

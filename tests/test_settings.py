@@ -461,3 +461,11 @@ def test_importing_the_app_with_an_empty_environment_reads_no_settings(tmp_path:
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_url_allowlist_is_parsed_and_a_bad_entry_names_the_setting() -> None:
+    settings = load_settings(**_valid(URL_ALLOWLIST="files.intranet.example,10.20.0.0/16"))
+    assert settings.url_allowlist.allows_name("files.intranet.example")
+    assert load_settings(**_valid()).url_allowlist.names == frozenset()
+    with pytest.raises(SettingsError, match="URL_ALLOWLIST"):
+        load_settings(**_valid(URL_ALLOWLIST="not a host!"))
