@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -47,24 +45,12 @@ from chalicelib.models.webhook import (
     WireText,
     utf8_safe,
 )
+from chalicelib.services.message_rules import content_fingerprint, map_status, status_name
 from chalicelib.services.phones import is_group, is_lid, jid_to_e164
 
 W = TypeVar("W", bound=Wire)
 Loc = tuple[str | int, ...]
 
-# Baileys' numeric statuses, in order, and every spelling mapped to the service's status.
-_STATUS_CODES = ("ERROR", "PENDING", "SERVER_ACK", "DELIVERY_ACK", "READ", "PLAYED")
-_STATUSES: dict[str, Status] = {
-    "ERROR": "failed",
-    "FAILED": "failed",
-    "PENDING": "pending",
-    "SERVER_ACK": "sent",
-    "SENT": "sent",
-    "DELIVERY_ACK": "delivered",
-    "DELIVERED": "delivered",
-    "READ": "read",
-    "PLAYED": "played",
-}
 _STATES: dict[str, ConnectionState] = {
     "open": "open",
     "connecting": "connecting",
@@ -108,26 +94,6 @@ def canonical_event(name: str) -> str:
     dotted = name.strip().lower().replace("_", ".")
     known = dotted.replace("-", ".")
     return known if known in _HANDLERS else dotted
-
-
-def map_status(raw: object) -> Status | None:
-    """The service's status for Evolution's (``"DELIVERY_ACK"``, ``"READ"``, ``3``…); None if unknown."""
-    name = _status_name(raw)
-    return _STATUSES.get(name) if name else None
-
-
-def content_fingerprint(kind: str, value: str) -> str:
-    """A short, stable hash of a message's content, to match a send with its later webhook.
-
-    ``kind`` is the message type (``text``, ``image``, …); ``value`` is what identifies the content:
-    the text for ``text``; the caption (``""`` if none) for media; ``"<lat>,<lng>"`` with 6 decimals
-    for ``location``; ``"<target message id>:<emoji>"`` for ``reaction``; the vCards (joined by a
-    newline) for ``contact``; the question for ``poll``. Whitespace runs count as one space and the
-    text is NFC-normalised, so the sending side and the webhook agree on the same message.
-    """
-    text = " ".join(unicodedata.normalize("NFC", value).split())
-    payload = f"{kind.strip().lower()}\x1f{text}".encode("utf-8", "surrogatepass")
-    return hashlib.sha256(payload).hexdigest()[:32]
 
 
 def parse_envelope(body: object, *, received_at: datetime) -> WebhookEvent:
@@ -217,7 +183,7 @@ def _status_updated(envelope: WireEnvelope, _received_at: datetime) -> StatusUpd
         from_me=wire.from_me,
         participant=wire.participant,
         status=map_status(wire.status),
-        raw_status=_status_name(wire.status),
+        raw_status=status_name(wire.status),
     )
 
 
@@ -460,15 +426,6 @@ def _one_message(data: object) -> object:
     if len(data) != 1:
         raise _invalid(("data",), f"expected one message, got a list of {len(data)}")
     return data[0]
-
-
-def _status_name(raw: object) -> str | None:
-    if isinstance(raw, bool) or not isinstance(raw, int | str):
-        return None
-    text = str(raw).strip().upper()
-    if text.isdecimal() and len(text) == 1 and int(text) < len(_STATUS_CODES):
-        return _STATUS_CODES[int(text)]
-    return text or None
 
 
 def _stanza(context: WireContext | None) -> str | None:

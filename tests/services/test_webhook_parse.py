@@ -25,11 +25,10 @@ from chalicelib.models.webhook import (
     StatusUpdated,
     WebhookEvent,
 )
+from chalicelib.services.message_rules import content_fingerprint, map_status
 from chalicelib.services.phones import is_group, is_lid, jid_to_e164
 from chalicelib.services.webhook_parse import (
     canonical_event,
-    content_fingerprint,
-    map_status,
     parse_envelope,
     to_inbound_record,
 )
@@ -664,19 +663,6 @@ def test_other_events_are_ignored_whatever_their_data(event: str) -> None:
 
 
 # --- fingerprints ---
-
-
-def test_the_fingerprint_is_32_hex_chars_and_depends_on_kind_and_value() -> None:
-    fingerprint = content_fingerprint("text", "Hola Ana")
-    assert len(fingerprint) == 32 and int(fingerprint, 16) >= 0
-    assert fingerprint != content_fingerprint("text", "Hola Eva")
-    assert fingerprint != content_fingerprint("image", "Hola Ana")
-
-
-def test_the_fingerprint_ignores_whitespace_runs_and_unicode_composition() -> None:
-    assert content_fingerprint("text", "  Hola\r\n  Ana ") == content_fingerprint("text", "Hola Ana")
-    assert content_fingerprint("text", "Jose\u0301") == content_fingerprint("text", "Jos\u00e9")
-    assert content_fingerprint(" TEXT ", "x") == content_fingerprint("text", "x")
 
 
 def test_an_inbound_message_fingerprint_matches_what_the_sender_would_compute() -> None:
