@@ -8,23 +8,16 @@ from typing import Any
 from chalice.app import Blueprint, Response
 
 from chalicelib import errors
-from chalicelib.deps import get_evolution, get_store
+from chalicelib.deps import message_service
 from chalicelib.models.api import SendMessageRequest, SendTemplateRequest
 from chalicelib.models.records import STATUS_RANK
 from chalicelib.routes._http import api_view, json_response, parse_model, read_json
 from chalicelib.routes.auth import api_key_auth
-from chalicelib.settings import get_settings
 
 bp = Blueprint(__name__)
 
 MAX_REQUEST_BYTES = 6 * 1024 * 1024 - 64 * 1024  # Lambda's 6 MB payload limit, less the event's envelope
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
-
-
-def _service() -> Any:
-    from chalicelib.services.messages import MessageService  # noqa: PLC0415
-
-    return MessageService(evolution=get_evolution(), store=get_store(), settings=get_settings())
 
 
 def _idempotency_key() -> str | None:
@@ -54,14 +47,10 @@ def _send(route: str, model: type[SendMessageRequest] | type[SendTemplateRequest
 
     key = _idempotency_key()
     data = _body()
-    req = parse_model(model, data)
-    service = _service()
-    plan = (
-        (lambda: service.plan_template(req))
-        if isinstance(req, SendTemplateRequest)
-        else (lambda: service.plan(req))
+    request = parse_model(model, data)
+    outcome = message_service().deliver(
+        request, idempotency_key=key, fingerprint=request_fingerprint(route, data)
     )
-    outcome = service.deliver(plan, idempotency_key=key, fingerprint=request_fingerprint(route, data))
     return json_response(outcome.body, outcome.status, outcome.headers)
 
 
@@ -82,8 +71,7 @@ def send_template() -> Response:
 def get_message(message_id: str) -> dict[str, Any]:
     if not 1 <= len(message_id) <= 128:
         raise errors.NotFoundError("No message with this id.")
-    result: dict[str, Any] = _service().get(message_id)
-    return result
+    return message_service().get(message_id)
 
 
 @bp.route("/messages", methods=["GET"], authorizer=api_key_auth)
@@ -108,5 +96,4 @@ def list_messages() -> dict[str, Any]:
         details.append({"loc": ["query", "after"], "msg": "invalid cursor"})
     if details:
         raise errors.ValidationError("The query parameters are not valid.", details=details)
-    result: dict[str, Any] = _service().list(direction=direction, status=status, after=after, limit=limit)
-    return result
+    return message_service().list(direction=direction, status=status, after=after, limit=limit)

@@ -83,6 +83,11 @@ def _bundled_registry() -> Registry:
     return read_registry(TEMPLATES_DIR)
 
 
+def reset() -> None:
+    """Read the bundled templates again on next use."""
+    _bundled_registry.cache_clear()
+
+
 def read_registry(directory: Path) -> Registry:
     """Read and check every ``*.json`` in ``directory`` (uncached); raise on any problem."""
     files = sorted(directory.glob("*.json"))

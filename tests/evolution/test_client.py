@@ -296,7 +296,7 @@ def test_a_read_timeout_on_a_send_is_not_retried_and_says_it_may_have_reached() 
         client = EvolutionClient(f"http://127.0.0.1:{port}", "k", connect_timeout=0.5, send_timeout=0.3)
         with pytest.raises(evo.EvolutionTimeoutError) as caught:
             client.send_text("acme", "5511999999999", "Hola")
-        assert caught.value.may_have_reached is True
+        assert evo.send_fate(caught.value) == "maybe_sent"
         assert hits == ["/message/sendText/acme"]
     finally:
         server.shutdown()
@@ -307,7 +307,7 @@ def test_a_refused_connection_is_a_connect_error_that_never_reached() -> None:
     client = EvolutionClient(f"http://127.0.0.1:{free_port()}", "k", connect_timeout=0.5)
     with pytest.raises(evo.EvolutionConnectError) as caught:
         client.send_text("acme", "5511999999999", "Hola")
-    assert caught.value.may_have_reached is False
+    assert evo.send_fate(caught.value) == "not_sent"
 
 
 def test_a_connect_error_is_retried_and_the_send_then_succeeds_once() -> None:

@@ -206,9 +206,7 @@ def harness(
     from chalice.test import Client
 
     from app import app
-    from chalicelib.services import messages
 
-    monkeypatch.setattr(messages, "_INTEGRATIONS", {})
     with Client(app, stage_name="dev", project_dir=str(REPO)) as client:
         harness = Harness(client=client, sim=sim, receiver=receiver, monkeypatch=monkeypatch)
         harness.set_env(
