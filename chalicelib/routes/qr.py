@@ -10,6 +10,8 @@ from pathlib import Path
 
 from chalice.app import Blueprint, Response
 
+from chalicelib.openapi import Operation, documented
+from chalicelib.openapi.operation import HTML
 from chalicelib.routes._http import api_view
 
 bp = Blueprint(__name__)
@@ -61,6 +63,9 @@ def page() -> tuple[str, dict[str, str]]:
 
 
 @bp.route("/connect/qr", methods=["GET"])
+@documented(
+    Operation("A page a person links the WhatsApp session with", "session", {200: None}, media_type=HTML)
+)
 @api_view
 def connect_qr() -> Response:
     html, headers = page()

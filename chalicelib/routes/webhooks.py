@@ -9,10 +9,13 @@ from chalice.app import Blueprint
 
 from chalicelib import errors
 from chalicelib.deps import webhook_service
+from chalicelib.openapi import Operation, documented
+from chalicelib.openapi.operation import WEBHOOK_ERRORS
 from chalicelib.routes._http import api_view, read_json
 from chalicelib.settings import get_settings
 
 bp = Blueprint(__name__)
+_FINAL = "401 and 400 are final (Evolution does not retry them); 503 is retried."
 
 
 def _handle() -> dict[str, Any]:
@@ -28,12 +31,34 @@ def _handle() -> dict[str, Any]:
 
 
 @bp.route("/webhook", methods=["POST"])
+@documented(
+    Operation(
+        "Evolution delivers an event",
+        "webhooks",
+        {200: "responses.WebhookAnswer"},
+        WEBHOOK_ERRORS,
+        request="webhook.WireEnvelope",
+        webhook=True,
+        description=_FINAL,
+    )
+)
 @api_view
 def webhook() -> dict[str, Any]:
     return _handle()
 
 
 @bp.route("/webhook/{event}", methods=["POST"])
+@documented(
+    Operation(
+        "Evolution delivers an event (webhook_by_events URL)",
+        "webhooks",
+        {200: "responses.WebhookAnswer"},
+        WEBHOOK_ERRORS,
+        request="webhook.WireEnvelope",
+        webhook=True,
+        description=_FINAL,
+    )
+)
 @api_view
 def webhook_by_event(event: str) -> dict[str, Any]:
     return _handle()
