@@ -32,15 +32,6 @@ from chalicelib.evolution.errors import (
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER_CAP = 2.0
-# Events the service consumes; registered on the instance's webhook by connect.
-WEBHOOK_EVENTS = [
-    "MESSAGES_UPSERT",
-    "MESSAGES_UPDATE",
-    "MESSAGES_DELETE",
-    "SEND_MESSAGE",
-    "CONNECTION_UPDATE",
-    "QRCODE_UPDATED",
-]
 
 
 class CappedRetry(Retry):

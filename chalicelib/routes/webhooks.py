@@ -20,7 +20,7 @@ _FINAL = "401 and 400 are final (Evolution does not retry them); 503 is retried.
 
 def _handle() -> dict[str, Any]:
     from chalicelib.services.webhook_auth import authenticate  # noqa: PLC0415
-    from chalicelib.services.webhook_parse import parse_envelope  # noqa: PLC0415
+    from chalicelib.services.webhooks import parse_envelope  # noqa: PLC0415
 
     request = bp.current_request
     secret = get_settings().WEBHOOK_SECRET.get_secret_value()

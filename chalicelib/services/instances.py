@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 from chalicelib import errors
 from chalicelib.clock import now_iso
 from chalicelib.evolution import errors as evo
-from chalicelib.evolution.client import WEBHOOK_EVENTS
 from chalicelib.evolution.wire import WebhookConfig
 from chalicelib.services.integrations import BAILEYS
 from chalicelib.services.upstream import translate
@@ -28,9 +27,11 @@ def webhook_config(settings: Settings) -> WebhookConfig | None:
     url = settings.webhook_url
     if url is None:
         return None
+    from chalicelib.services.webhooks import subscriptions  # noqa: PLC0415 - only when connecting
+
     return WebhookConfig(
         url=url,
-        events=list(WEBHOOK_EVENTS),
+        events=subscriptions(),
         headers={"X-Webhook-Secret": settings.WEBHOOK_SECRET.get_secret_value()},
     )
 

@@ -45,8 +45,7 @@ class Receiver:
         from chalicelib.deps import get_store
         from chalicelib.routes._http import read_json
         from chalicelib.services.webhook_auth import authenticate
-        from chalicelib.services.webhook_parse import parse_envelope
-        from chalicelib.services.webhooks import WebhookService
+        from chalicelib.services.webhooks import WebhookService, parse_envelope
         from chalicelib.settings import get_settings
 
         parts = urlsplit(path)

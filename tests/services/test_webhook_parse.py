@@ -27,11 +27,8 @@ from chalicelib.models.webhook import (
 )
 from chalicelib.services.message_rules import content_fingerprint, map_status
 from chalicelib.services.phones import is_group, is_lid, jid_to_e164
-from chalicelib.services.webhook_parse import (
-    canonical_event,
-    parse_envelope,
-    to_inbound_record,
-)
+from chalicelib.services.webhook_content import to_inbound_record
+from chalicelib.services.webhooks import canonical_event, parse_envelope
 from tests.conftest import WEBHOOKS, load_webhook
 
 EVENTS: TypeAdapter[Any] = TypeAdapter(WebhookEvent)
