@@ -97,14 +97,6 @@ class SendMessageRequest(_SendCommon):
             raise ValueError("link_preview applies to text messages only")
         return self
 
-    @property
-    def kind(self) -> str:
-        if self.text is not None:
-            return "text"
-        if self.media is not None:
-            return self.media.type
-        return "location" if self.location is not None else "reaction"
-
 
 class SendTemplateRequest(_SendCommon):
     """``POST /messages/template``."""

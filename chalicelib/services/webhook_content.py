@@ -140,7 +140,6 @@ def inbound_message(wire: WireMessage, *, owner_jid: str | None, received_at: da
         chat_jid=chat,
         from_me=key.from_me,
         group=group,
-        broadcast=broadcast,
         participant=key.participant,
         sender_phone=_first_phone(senders),
         sender_lid=next((jid for jid in senders if jid and is_lid(jid)), None),

@@ -20,7 +20,7 @@ from chalicelib.models.webhook import (
     WireQr,
     WireStatus,
 )
-from chalicelib.services.message_rules import map_status, status_name
+from chalicelib.services.message_rules import map_status
 from chalicelib.services.webhook_content import inbound_message, invalid, validate
 
 _STATES: dict[str, ConnectionState] = {
@@ -61,7 +61,6 @@ def parse_status_updated(envelope: WireEnvelope, _received_at: datetime) -> Stat
         from_me=wire.from_me,
         participant=wire.participant,
         status=map_status(wire.status),
-        raw_status=status_name(wire.status),
     )
 
 

@@ -53,11 +53,6 @@ class ReactionInfo(Normalised):
     message_id: str | None = None
     emoji: str = ""
 
-    @property
-    def is_removal(self) -> bool:
-        """True when the sender took their reaction back."""
-        return self.emoji == ""
-
 
 class ContactCard(Normalised):
     """A shared contact."""
@@ -81,7 +76,6 @@ class InboundMessage(Normalised):
     chat_jid: str
     from_me: bool
     group: bool
-    broadcast: bool = False  # status@broadcast (stories) and broadcast lists
     participant: str | None = None
     sender_phone: str | None = None  # E.164; for from_me, the instance's own number when known
     sender_lid: str | None = None
@@ -119,7 +113,6 @@ class StatusUpdated(Normalised):
     from_me: bool | None = None
     participant: str | None = None
     status: Status | None = None
-    raw_status: str | None = None
 
 
 class MessageDeleted(Normalised):
