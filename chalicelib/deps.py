@@ -8,7 +8,7 @@ what its first request uses. :func:`reset` forgets every process cache.
 
 from __future__ import annotations
 
-import sys
+from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -22,6 +22,16 @@ if TYPE_CHECKING:
     from chalicelib.services.messages import MessageService
     from chalicelib.services.webhooks import WebhookService
     from chalicelib.store.base import Store
+
+
+_RESETS: list[Callable[[], None]] = []
+
+
+def on_reset(clear: Callable[[], None]) -> Callable[[], None]:
+    """Have :func:`reset` call ``clear``: how a module's own process cache (the bundled templates,
+    the OpenAPI document, the QR page) joins the one reset without this module importing it."""
+    _RESETS.append(clear)
+    return clear
 
 
 @cache
@@ -96,13 +106,12 @@ def webhook_service() -> WebhookService:
 
 def reset() -> None:
     """Forget every process cache: the settings, every collaborator, what was learnt about the
-    instance, the bundled templates (tests, and a changed environment)."""
+    instance, and each cache registered with :func:`on_reset` (tests, and a changed environment)."""
     if get_integrations.cache_info().currsize:
         get_integrations().clear()
     get_integrations.cache_clear()
     get_evolution.cache_clear()
     get_store.cache_clear()
     get_settings.cache_clear()
-    templates = sys.modules.get("chalicelib.services.templates")
-    if templates is not None:  # only when loaded: reset never imports what it clears
-        templates.reset()
+    for clear in _RESETS:
+        clear()

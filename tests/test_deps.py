@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,3 +49,26 @@ def test_reset_forgets_settings_collaborators_the_learnt_integration_and_the_bun
     assert deps.get_evolution() is not evolution
     assert deps.get_store() is not store
     assert templates.load_registry() is not registry
+
+
+def test_reset_also_forgets_the_caches_modules_register_the_qr_page_and_the_openapi_document(
+    api: Any,
+) -> None:
+    from chalicelib.routes import docs, qr
+
+    assert api.http.get("/openapi.json").status_code == 200
+    assert api.http.get("/connect/qr").status_code == 200
+    assert docs.document.cache_info().currsize == qr.page.cache_info().currsize == 1
+
+    deps.reset()
+
+    assert docs.document.cache_info().currsize == qr.page.cache_info().currsize == 0
+
+
+def test_a_registered_clear_runs_on_every_reset(monkeypatch: pytest.MonkeyPatch) -> None:
+    cleared: list[str] = []
+    monkeypatch.setattr(deps, "_RESETS", [])
+    deps.on_reset(lambda: cleared.append("mine"))
+    deps.reset()
+    deps.reset()
+    assert cleared == ["mine", "mine"]

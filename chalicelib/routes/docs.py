@@ -7,6 +7,7 @@ from typing import Any
 
 from chalice.app import Blueprint, Response
 
+from chalicelib.deps import on_reset
 from chalicelib.openapi import Operation, documented
 from chalicelib.routes._http import api_view, json_response
 
@@ -19,6 +20,9 @@ def document() -> dict[str, Any]:
     from chalicelib.openapi import build_document  # noqa: PLC0415 - the builder loads on demand
 
     return build_document(bp.current_app.routes)
+
+
+on_reset(document.cache_clear)
 
 
 @bp.route("/openapi.json", methods=["GET"])

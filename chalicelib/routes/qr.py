@@ -10,6 +10,7 @@ from pathlib import Path
 
 from chalice.app import Blueprint, Response
 
+from chalicelib.deps import on_reset
 from chalicelib.openapi import Operation, documented
 from chalicelib.openapi.operation import HTML
 from chalicelib.routes._http import api_view
@@ -60,6 +61,9 @@ def page() -> tuple[str, dict[str, str]]:
         "Referrer-Policy": "no-referrer",
     }
     return html, headers
+
+
+on_reset(page.cache_clear)
 
 
 @bp.route("/connect/qr", methods=["GET"])

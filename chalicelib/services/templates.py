@@ -30,6 +30,7 @@ from typing import Any
 
 import pydantic
 
+from chalicelib.deps import on_reset
 from chalicelib.errors import NotFoundError, TemplateError, TemplateNotSupportedError
 from chalicelib.models.templates import (
     LANGUAGE_CODE,
@@ -83,9 +84,7 @@ def _bundled_registry() -> Registry:
     return read_registry(TEMPLATES_DIR)
 
 
-def reset() -> None:
-    """Read the bundled templates again on next use."""
-    _bundled_registry.cache_clear()
+on_reset(_bundled_registry.cache_clear)
 
 
 def read_registry(directory: Path) -> Registry:

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from chalicelib.models.records import STATUS_RANK, InstanceState, MessageRecord, Status, StatusEntry
+from chalicelib.store.base import DuplicateMessageError
 
 DEFAULT_RETENTION_DAYS = 90
 DIRECTIONS = ("inbound", "outbound")
@@ -97,6 +98,11 @@ def fold(record: MessageRecord, orphans: list[OrphanStatus]) -> tuple[MessageRec
         if moved is not None:
             record, changed = moved, True
     return record, changed
+
+
+def duplicate(record: MessageRecord) -> DuplicateMessageError:
+    """The error for a record whose ``id`` or WhatsApp ``message_id`` is already stored."""
+    return DuplicateMessageError(f"message {record.id} is already stored")
 
 
 def attached_status(status: str | None, at: str) -> list[OrphanStatus]:

@@ -7,7 +7,7 @@ import contextlib
 from typing import Any
 
 from chalicelib.models.records import STATUS_RANK, MessageRecord
-from chalicelib.store.base import DuplicateMessageError, MessagePage, StatusResult
+from chalicelib.store.base import MessagePage, StatusResult
 from chalicelib.store.dynamodb.codec import decode, encode
 from chalicelib.store.dynamodb.core import NEW, ConditionFailedError, DynamoDBCore
 from chalicelib.store.dynamodb.table import LIST_INDEX, TTL_ATTRIBUTE, model_fields
@@ -18,6 +18,7 @@ from chalicelib.store.rules import (
     check_query,
     check_status,
     decode_cursor,
+    duplicate,
     encode_cursor,
     expires_at,
     fold_steps,
@@ -100,7 +101,7 @@ class DynamoDBMessages(DynamoDBCore):
             else:
                 self._transact(operations)
         except ConditionFailedError as e:
-            raise DuplicateMessageError(f"message {record.id} is already stored") from e
+            raise duplicate(record) from e
         if record.message_id is None:
             return record
         folded, _ = self._fold_orphans(record, record.message_id)
@@ -137,7 +138,7 @@ class DynamoDBMessages(DynamoDBCore):
         except ConditionFailedError as e:
             if e.reasons[1:2] == ["ConditionalCheckFailed"]:
                 return False
-            raise DuplicateMessageError(f"message {record.id} is already stored") from e
+            raise duplicate(record) from e
         self._fold_orphans(record, message_id)
         return True
 

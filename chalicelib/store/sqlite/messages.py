@@ -7,7 +7,7 @@ import sqlite3
 from typing import Any, ClassVar
 
 from chalicelib.models.records import MessageRecord
-from chalicelib.store.base import DuplicateMessageError, MessagePage, StatusResult
+from chalicelib.store.base import MessagePage, StatusResult
 from chalicelib.store.rules import (
     OrphanStatus,
     advance,
@@ -15,6 +15,7 @@ from chalicelib.store.rules import (
     check_query,
     check_status,
     decode_cursor,
+    duplicate,
     encode_cursor,
     expires_at,
     fold,
@@ -249,7 +250,7 @@ class SQLiteMessages(SQLiteCore):
                 ),
             )
         except sqlite3.IntegrityError as e:
-            raise DuplicateMessageError(f"message {record.id} is already stored") from e
+            raise duplicate(record) from e
 
     def _save(self, db: sqlite3.Connection, record: MessageRecord) -> None:
         db.execute(
