@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from chalicelib.models.records import Direction, Status
+
 
 class ApiModel(BaseModel):
     """Base of request bodies: unknown fields are an error, strings are not coerced from numbers."""
@@ -95,14 +97,6 @@ class SendMessageRequest(_SendCommon):
             raise ValueError("link_preview applies to text messages only")
         return self
 
-    @property
-    def kind(self) -> str:
-        if self.text is not None:
-            return "text"
-        if self.media is not None:
-            return self.media.type
-        return "location" if self.location is not None else "reaction"
-
 
 class SendTemplateRequest(_SendCommon):
     """``POST /messages/template``."""
@@ -117,3 +111,24 @@ class PreviewRequest(ApiModel):
 
     language: str | None = Field(default=None, max_length=16)
     variables: dict[str, str | int | float] = Field(default_factory=dict, max_length=50)
+
+
+class ListMessagesQuery(BaseModel):
+    """``GET /messages``'s query parameters: the route validates them with this model and the
+    OpenAPI document describes them from it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    direction: Direction | None = Field(default=None, description="Only inbound or only outbound messages.")
+    status: Status | None = Field(default=None, description="Only messages in this status.")
+    after: str | None = Field(
+        default=None, min_length=1, max_length=512, description="The `next` cursor of the previous page."
+    )
+    limit: int = Field(default=20, ge=1, le=100, description="Page size.")
+
+    @field_validator("limit", mode="before")
+    @classmethod
+    def _whole_number(cls, value: object) -> object:
+        if isinstance(value, str) and not value.isdigit():
+            raise ValueError("must be a whole number from 1 to 100")
+        return value

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
@@ -83,9 +83,20 @@ def parse_model(model: type[M], data: Any) -> M:
         ) from None
 
 
-def validation_details(exc: pydantic.ValidationError) -> list[dict[str, Any]]:
+def parse_query(model: type[M], params: Mapping[str, str] | None) -> M:
+    """Validate query parameters into ``model`` (the one that documents them); failures become a
+    ValidationError whose ``Details`` locate each parameter under ``query``."""
+    try:
+        return model.model_validate(dict(params or {}))
+    except pydantic.ValidationError as exc:
+        raise errors.ValidationError(
+            "The query parameters are not valid.", details=validation_details(exc, ("query",))
+        ) from None
+
+
+def validation_details(exc: pydantic.ValidationError, prefix: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     return [
-        {"loc": [str(p) for p in e["loc"]], "msg": e["msg"]}
+        {"loc": [*prefix, *(str(p) for p in e["loc"])], "msg": e["msg"]}
         for e in exc.errors(include_url=False, include_input=False, include_context=False)
     ]
 

@@ -424,8 +424,7 @@ def test_the_same_event_from_eight_threads_at_once_is_stored_exactly_once(
     service_env: Path, name: str
 ) -> None:
     from chalicelib.deps import get_store
-    from chalicelib.services.webhook_parse import parse_envelope
-    from chalicelib.services.webhooks import WebhookService
+    from chalicelib.services.webhooks import WebhookService, parse_envelope
 
     store = get_store()
     barrier = threading.Barrier(8)
