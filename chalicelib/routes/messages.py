@@ -7,7 +7,7 @@ from typing import Any
 
 from chalice.app import Blueprint, Response
 
-from chalicelib import errors
+from chalicelib import errors, limits
 from chalicelib.deps import message_service
 from chalicelib.models.api import ListMessagesQuery, SendMessageRequest, SendTemplateRequest
 from chalicelib.openapi import Operation, documented
@@ -17,7 +17,7 @@ from chalicelib.routes.auth import api_key_auth
 
 bp = Blueprint(__name__)
 
-MAX_REQUEST_BYTES = 6 * 1024 * 1024 - 64 * 1024  # Lambda's 6 MB payload limit, less the event's envelope
+MAX_REQUEST_BYTES = limits.SEND_BODY_BYTES  # Lambda's 6 MB payload limit, less the event's envelope
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
@@ -40,7 +40,7 @@ def _body() -> Any:
             "The request is larger than the 6 MB Lambda limit; send large media by url.",
             details=[{"loc": ["body"], "msg": "over 6 MB"}],
         )
-    return read_json(raw)
+    return read_json(raw, max_bytes=limits.SEND_BODY_BYTES)
 
 
 def _send(route: str, model: type[SendMessageRequest] | type[SendTemplateRequest]) -> Response:

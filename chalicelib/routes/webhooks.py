@@ -7,7 +7,7 @@ from typing import Any
 
 from chalice.app import Blueprint
 
-from chalicelib import errors
+from chalicelib import errors, limits
 from chalicelib.deps import webhook_service
 from chalicelib.openapi import Operation, documented
 from chalicelib.openapi.operation import WEBHOOK_ERRORS
@@ -26,7 +26,8 @@ def _handle() -> dict[str, Any]:
     secret = get_settings().WEBHOOK_SECRET.get_secret_value()
     if authenticate(request.headers, dict(request.query_params or {}), secret) is None:
         raise errors.UnauthorizedError("Missing or wrong webhook secret.")
-    event = parse_envelope(read_json(request.raw_body), received_at=datetime.now(UTC))
+    body = read_json(request.raw_body, max_bytes=limits.WEBHOOK_BODY_BYTES)
+    event = parse_envelope(body, received_at=datetime.now(UTC))
     return webhook_service().handle(event)
 
 
