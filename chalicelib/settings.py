@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 SECRET_FIELDS = ("EVOLUTION_API_KEY", "API_KEYS", "WEBHOOK_SECRET")
 _PLACEHOLDER_MARKERS = ("change", "example", "placeholder", "replace", "dev-", "local", "xxx")
 _MIN_PROD_SECRET_LENGTH = 16
-_SHA256_KEY = re.compile(r"sha256:[0-9a-fA-F]{64}")
+_SHA256_KEY = re.compile(r"(?i:sha256):[0-9a-fA-F]{64}")
 
 
 class SettingsError(RuntimeError):
@@ -84,6 +84,19 @@ class Settings(BaseSettings):
             raise ValueError("must start with sqlite:/// or dynamodb://")
         return value
 
+    @field_validator("API_KEYS")
+    @classmethod
+    def _well_formed_digests(cls, value: SecretStr) -> SecretStr:
+        """A ``sha256:`` entry is a digest or an error: never taken as a plain key (in any stage)."""
+        entries = [e.strip() for e in value.get_secret_value().split(",") if e.strip()]
+        for position, entry in enumerate(entries, start=1):
+            if entry[:7].lower() == "sha256:" and not _SHA256_KEY.fullmatch(entry):
+                raise ValueError(
+                    f"entry {position} starts with sha256: but is not sha256: followed by the 64 hex "
+                    "digits of a key's SHA-256 digest"
+                )
+        return value
+
     @field_validator("URL_ALLOWLIST")
     @classmethod
     def _valid_allowlist(cls, value: str) -> str:
@@ -114,13 +127,10 @@ class Settings(BaseSettings):
             entry = raw.strip()
             if not entry:
                 continue
-            if entry.startswith("sha256:") and len(entry) == 71:
-                try:
-                    digests.append(bytes.fromhex(entry[7:]))
-                    continue
-                except ValueError:
-                    pass
-            digests.append(hashlib.sha256(entry.encode()).digest())
+            if _SHA256_KEY.fullmatch(entry):  # the validator refused every other sha256: entry
+                digests.append(bytes.fromhex(entry[7:]))
+            else:
+                digests.append(hashlib.sha256(entry.encode()).digest())
         return tuple(digests)
 
     @cached_property
