@@ -39,7 +39,7 @@ def webhook_config(settings: Settings) -> WebhookConfig | None:
 def pairing_number(phone: str) -> str:
     """The digits Evolution wants for a pairing code, or a ValidationError."""
     digits = re.sub(r"[\s().+-]", "", phone)
-    if not digits.isdigit() or not 8 <= len(digits) <= 15:
+    if not (digits.isascii() and digits.isdigit()) or not 8 <= len(digits) <= 15:
         raise errors.ValidationError(
             "phone must be an international number such as +5511999999999.",
             details=[{"loc": ["phone"], "msg": "must be 8 to 15 digits with country code"}],

@@ -417,3 +417,13 @@ def test_a_national_number_uses_the_default_country(
     evolution.post(SEND_TEXT, status=201, json=_sent())
     body = _json(_post(api, {"to": "(11) 99999-9999", "text": "Hola"}))
     assert body["to"] == "+5511999999999"
+
+
+@pytest.mark.parametrize("to", ["+٥٥١١٩٩٩٩٩٩٩٩٩", "+５５１１９９９９９９９９９", "٥٥١١٩٩٩٩٩٩٩٩٩@g.us"])
+def test_a_recipient_written_with_non_ascii_digits_is_refused_before_sending(
+    api: Any, evolution: RequestsMock, to: str
+) -> None:
+    response = _post(api, {"to": to, "text": "Hola"})
+    assert response.status_code == 400
+    assert _json(response)["Details"][0]["loc"] == ["to"]
+    assert len(evolution.calls) == 0
