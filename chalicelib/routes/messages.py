@@ -14,6 +14,7 @@ from chalicelib.openapi import Operation, documented
 from chalicelib.openapi.operation import SEND_ERRORS
 from chalicelib.routes._http import api_view, json_response, parse_model, parse_query, read_json
 from chalicelib.routes.auth import api_key_auth
+from chalicelib.settings import get_settings
 
 bp = Blueprint(__name__)
 
@@ -44,11 +45,13 @@ def _body() -> Any:
 
 
 def _send(route: str, model: type[SendMessageRequest] | type[SendTemplateRequest]) -> Response:
+    from chalicelib.services.media_urls import check_media_url  # noqa: PLC0415
     from chalicelib.services.messages import request_fingerprint  # noqa: PLC0415
 
     key = _idempotency_key()
     data = _body()
     request = parse_model(model, data)
+    check_media_url(request, get_settings())
     outcome = message_service().deliver(
         request, idempotency_key=key, fingerprint=request_fingerprint(route, data)
     )

@@ -427,3 +427,47 @@ def test_a_recipient_written_with_non_ascii_digits_is_refused_before_sending(
     assert response.status_code == 400
     assert _json(response)["Details"][0]["loc"] == ["to"]
     assert len(evolution.calls) == 0
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+        "http://127.0.0.1:8081/_sim/instances",
+        "http://localhost/cv.pdf",
+        "http://[::1]/cv.pdf",
+        "http://10.0.0.5/cv.pdf",
+        "http://192.168.1.20/cv.pdf",
+        "http://2130706433/cv.pdf",  # 127.0.0.1 as one number
+        "http://[::ffff:169.254.169.254]/x",
+        "https://user:pass@files.test/cv.pdf",
+    ],
+)
+def test_a_media_url_at_a_loopback_link_local_or_private_host_is_refused_before_anything(
+    api: Any, evolution: RequestsMock, url: str
+) -> None:
+    body = {"to": "+5511999999999", "media": {"type": "document", "url": url, "filename": "cv.pdf"}}
+    for _ in range(2):  # the key was never claimed: the same request is refused the same way again
+        response = _post(api, body, key="ssrf-1")
+        assert response.status_code == 400
+        payload = _json(response)
+        assert payload["Code"] == "ValidationError"
+        assert payload["Details"][0]["loc"] == ["media", "url"]
+        assert "Idempotent-Replayed" not in response.headers
+    assert len(evolution.calls) == 0
+    assert _json(api.http.get("/messages", headers=auth()))["items"] == []
+
+
+def test_an_allowlisted_private_media_host_is_sent(
+    api: Any, evolution: RequestsMock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib import deps
+
+    monkeypatch.setenv("URL_ALLOWLIST", "10.20.0.0/16")
+    deps.reset()
+    evolution.post(f"{EVOLUTION_URL}/message/sendMedia/{INSTANCE}", status=201, json=_sent("3EB0AAA9"))
+    allowed = {"to": "+5511999999999", "media": {"type": "image", "url": "http://10.20.1.2/a.png"}}
+    assert _post(api, allowed).status_code == 201
+    other = {"to": "+5511999999999", "media": {"type": "image", "url": "http://10.21.1.2/a.png"}}
+    assert _post(api, other).status_code == 400
+    assert json.loads(evolution.calls[0].request.body)["media"] == "http://10.20.1.2/a.png"
