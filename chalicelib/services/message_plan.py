@@ -12,6 +12,7 @@ from chalicelib import errors
 from chalicelib.models.api import SendTemplateRequest
 from chalicelib.services.integrations import CLOUD_API, IntegrationCache, resolve_integration
 from chalicelib.services.message_rules import content_fingerprint
+from chalicelib.services.reactions import check_reaction_chat
 from chalicelib.services.recipients import Recipient, normalize_recipient
 
 if TYPE_CHECKING:
@@ -177,6 +178,7 @@ class MessagePlanner:
                 "reaction.message_id is not a message this service knows.",
                 details=[{"loc": ["reaction", "message_id"], "msg": "unknown message"}],
             )
+        check_reaction_chat(recipient, target)
         wa_id, chat, from_me = target.message_id, target.jid, target.direction == "outbound"
         return Outgoing(
             "reaction",

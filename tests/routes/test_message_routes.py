@@ -471,3 +471,84 @@ def test_an_allowlisted_private_media_host_is_sent(
     other = {"to": "+5511999999999", "media": {"type": "image", "url": "http://10.21.1.2/a.png"}}
     assert _post(api, other).status_code == 400
     assert json.loads(evolution.calls[0].request.body)["media"] == "http://10.20.1.2/a.png"
+
+
+def _hook(api: Any, body: dict[str, Any]) -> None:
+    from tests.conftest import WEBHOOK_SECRET
+
+    headers = {"X-Webhook-Secret": WEBHOOK_SECRET, "Content-Type": "application/json"}
+    response = api.http.post("/webhook", headers=headers, body=json.dumps(body).encode())
+    assert response.status_code == 200, response.body
+
+
+def _inbound(key: dict[str, Any]) -> dict[str, Any]:
+    from tests.conftest import load_webhook
+
+    body = load_webhook("messages.upsert.text")
+    body["instance"] = INSTANCE
+    body["data"]["key"] = key
+    return body
+
+
+def test_a_reaction_whose_to_is_another_chat_is_refused_and_nothing_is_recorded(
+    api: Any, evolution: RequestsMock
+) -> None:
+    evolution.post(SEND_TEXT, status=201, json=_sent("3EB0TXT"))
+    assert _post(api, {"to": "+5511999999999", "text": "Hola"}).status_code == 201
+    response = _post(api, {"to": "+5511988887777", "reaction": {"message_id": "3EB0TXT", "emoji": "👍"}})
+    assert response.status_code == 400
+    body = _json(response)
+    assert body["Code"] == "ValidationError"
+    assert body["Details"] == [{"loc": ["to"], "msg": "must be the reacted message's chat, +5511999999999"}]
+    assert "+5511999999999" in body["Message"] and "+5511988887777" in body["Message"]
+    assert len(evolution.calls) == 1  # only the text
+    items = _json(api.http.get("/messages", headers=auth()))["items"]
+    assert [i["type"] for i in items] == ["text"]
+
+
+@pytest.mark.parametrize(
+    ("key", "good_to", "bad_to"),
+    [
+        (  # one-to-one: the sender's number, or the chat JID's id forms
+            {"remoteJid": "5511999999999@s.whatsapp.net", "fromMe": False, "id": "3EB0IN1"},
+            "+55 11 99999-9999",
+            "+5511988887777",
+        ),
+        (  # a lid chat whose phone is known: the phone names the same chat
+            {
+                "remoteJid": "13718000000000@lid",
+                "remoteJidAlt": "5511999999999@s.whatsapp.net",
+                "fromMe": False,
+                "id": "3EB0IN2",
+            },
+            "+5511999999999",
+            "+5511988887777",
+        ),
+        (  # a group: the group, never the participant who wrote
+            {
+                "remoteJid": "120363021234567890@g.us",
+                "participant": "5511999999999@s.whatsapp.net",
+                "fromMe": False,
+                "id": "3EB0IN3",
+            },
+            "120363021234567890@g.us",
+            "+5511999999999",
+        ),
+    ],
+    ids=["one-to-one", "lid", "group"],
+)
+def test_a_reaction_to_a_received_message_must_name_its_chat(
+    api: Any, evolution: RequestsMock, key: dict[str, Any], good_to: str, bad_to: str
+) -> None:
+    _hook(api, _inbound(key))
+    bad = _post(api, {"to": bad_to, "reaction": {"message_id": key["id"], "emoji": "👍"}})
+    assert bad.status_code == 400
+    assert _json(bad)["Details"][0]["loc"] == ["to"]
+    assert len(evolution.calls) == 0
+    reacted = _sent("3EB0REA", jid=key["remoteJid"])
+    evolution.post(f"{EVOLUTION_URL}/message/sendReaction/{INSTANCE}", status=201, json=reacted)
+    good = _post(api, {"to": good_to, "reaction": {"message_id": key["id"], "emoji": "👍"}})
+    assert good.status_code == 201, good.body
+    sent = json.loads(evolution.calls[0].request.body)
+    assert sent["key"] == {"id": key["id"], "remoteJid": key["remoteJid"], "fromMe": False}
+    assert _json(good)["jid"] == key["remoteJid"]
