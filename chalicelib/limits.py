@@ -33,6 +33,8 @@ MAX_LOC_PART_CHARS = 64
 MAX_DETAIL_MSG_CHARS = 256
 MAX_MESSAGE_CHARS = 1024
 
+COORDINATE_DECIMALS = 7  # about 1 cm; DynamoDB cannot hold 1e-300
+
 PAGE_BYTES = 1 * MB  # a GET /messages page, serialised compactly (Lambda answers at most 6 MB)
 
 _ELLIPSIS = "…"
@@ -48,6 +50,11 @@ _CHEAP_ROUNDS = 8
 def clip(text: str, limit: int) -> str:
     """``text`` cut to at most ``limit`` characters, marked with an ellipsis when cut."""
     return text if len(text) <= limit else text[: max(limit - 1, 0)] + _ELLIPSIS
+
+
+def coordinate(value: float) -> float:
+    """A latitude or longitude rounded to :data:`COORDINATE_DECIMALS` (``-0.0`` becomes ``0.0``)."""
+    return round(value, COORDINATE_DECIMALS) + 0.0
 
 
 def nesting_exceeds(raw: bytes, limit: int = MAX_JSON_DEPTH) -> bool:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from chalicelib.limits import coordinate
 from chalicelib.models.records import Direction, Status
 
 
@@ -49,8 +50,10 @@ class MediaIn(ApiModel):
 
 
 class LocationIn(ApiModel):
-    latitude: float = Field(ge=-90, le=90)
-    longitude: float = Field(ge=-180, le=180)
+    """Coordinates are rounded to 7 decimals (about 1 cm) before anything is sent or stored."""
+
+    latitude: Annotated[float, Field(ge=-90, le=90), AfterValidator(coordinate)]
+    longitude: Annotated[float, Field(ge=-180, le=180), AfterValidator(coordinate)]
     name: str = Field(default="", max_length=256)
     address: str = Field(default="", max_length=512)
 

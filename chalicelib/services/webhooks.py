@@ -25,6 +25,7 @@ from chalicelib.models.webhook import (
 )
 from chalicelib.services import webhook_parse as parse
 from chalicelib.services.webhook_content import invalid, to_inbound_record, validate
+from chalicelib.services.webhook_limits import bounded
 
 if TYPE_CHECKING:
     from chalicelib.models.webhook import WebhookEvent
@@ -189,6 +190,6 @@ def parse_envelope(body: object, *, received_at: datetime) -> WebhookEvent:
     if not name:
         raise invalid(("event",), "String should not be blank")
     event = EVENTS.get(name)
-    if event is None:
-        return IgnoredEvent(event=name, instance=envelope.instance)
-    return event.parse(envelope, parse.utc(received_at))
+    at = parse.utc(received_at)
+    parsed = event.parse(envelope, at) if event else IgnoredEvent(event=name, instance=envelope.instance)
+    return bounded(parsed, received_at=at)  # every stored field within its limit (webhook_limits)
