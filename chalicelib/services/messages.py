@@ -31,6 +31,7 @@ from chalicelib.models.records import MessageRecord
 from chalicelib.services.integrations import IntegrationCache
 from chalicelib.services.message_plan import EvolutionSend, MessagePlanner, Outgoing
 from chalicelib.services.message_rules import map_status
+from chalicelib.services.paging import page_body
 from chalicelib.services.upstream import translate
 
 if TYPE_CHECKING:
@@ -256,7 +257,7 @@ class MessageService:
                 "after: not a cursor this API returned.",
                 details=[{"loc": ["after"], "msg": "invalid cursor"}],
             ) from None
-        return {"items": [r.public() for r in page.items], "next": page.next}
+        return page_body(page)  # bounded in bytes too: Lambda answers at most 6 MB
 
 
 def _accepted(record: MessageRecord) -> dict[str, Any]:
