@@ -44,7 +44,8 @@ _STRING = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+(?:"|\\?\Z)', re.DOTALL)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _UNIFY = bytes.maketrans(b"{}", b"[]")
 _SIGNS = bytes.maketrans(b"[]", b"\x01\xff")  # as signed bytes: +1, -1
-_CHEAP_ROUNDS = 8
+_VALLEYS = tuple(b"]" * k + b"[" * k for k in (64, 32, 16, 8, 4, 2, 1))
+_VALLEY_ROUNDS = 8
 
 
 def clip(text: str, limit: int) -> str:
@@ -60,24 +61,27 @@ def coordinate(value: float) -> float:
 def nesting_exceeds(raw: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     """Whether the JSON text ``raw`` nests arrays/objects deeper than ``limit``, without parsing it.
 
-    Linear and without recursion: strings are stripped, the brackets left are reduced by removing
-    innermost ``[]`` pairs a few times (each pass lowers the depth by one at C speed and makes wide,
-    shallow bodies vanish), and the depth of what remains is its highest running count. Text that is
-    not JSON may give either answer; the parser refuses it next.
+    Linear and without recursion. Strings are stripped and the brackets left read as +1/-1: the
+    depth is the highest running sum. Removing a "valley" (``]`` * k then ``[`` * k) never changes
+    that maximum, so a few C-speed passes remove every valley, leaving ``[`` * depth then the
+    closers; when a round stops paying (hostile shapes), the running sum of what is left decides.
+    Text that is not JSON may give either answer; the parser refuses it next.
     """
     if raw.count(b"[") + raw.count(b"{") <= limit:
         return False
     skeleton = (_STRING.sub(b"", raw) if b'"' in raw else raw).translate(_UNIFY, _NOT_BRACKETS)
-    if b"[" * (limit + 1) in skeleton:
-        return True
-    rounds = 0
-    while rounds < _CHEAP_ROUNDS and skeleton:
-        reduced = skeleton.replace(b"[]", b"")
-        if len(reduced) == len(skeleton):
+    too_deep = b"[" * (limit + 1)
+    for _ in range(_VALLEY_ROUNDS):
+        if too_deep in skeleton:
+            return True
+        before = len(skeleton)
+        for valley in _VALLEYS:
+            skeleton = skeleton.replace(valley, b"")
+        if b"][" not in skeleton:  # every opener now comes first: the depth is their count
+            return len(skeleton) - len(skeleton.lstrip(b"[")) > limit
+        if len(skeleton) > before * 3 // 4:
             break
-        skeleton, rounds = reduced, rounds + 1
-    deepest = max(accumulate(array("b", skeleton.translate(_SIGNS))), default=0)
-    return rounds + deepest > limit
+    return max(accumulate(array("b", skeleton.translate(_SIGNS))), default=0) > limit
 
 
 def _finite_float(text: str) -> float:
