@@ -39,6 +39,36 @@ def test_nesting_check_agrees_with_the_parsed_depth(value: Any, limit: int) -> N
     assert limits.nesting_exceeds(raw, limit) == (_depth(value) > limit)
 
 
+def _balanced(steps: list[bool]) -> bytes:
+    """A balanced bracket text: each step opens (True) or closes (False, when one is open)."""
+    out, depth = bytearray(), 0
+    for opens in steps:
+        if opens or depth == 0:
+            out += b"["
+            depth += 1
+        else:
+            out += b"]"
+            depth -= 1
+    return bytes(out + b"]" * depth)
+
+
+def _bracket_depth(raw: bytes) -> int:
+    depth = deepest = 0
+    for byte in raw:
+        depth += 1 if byte == ord("[") else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+@settings(max_examples=500, deadline=None)
+@given(steps=st.lists(st.booleans(), max_size=600), limit=st.integers(min_value=0, max_value=70))
+def test_nesting_check_agrees_with_the_running_depth_of_any_bracket_shape(
+    steps: list[bool], limit: int
+) -> None:
+    raw = _balanced(steps)
+    assert limits.nesting_exceeds(raw, limit) == (_bracket_depth(raw) > limit)
+
+
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
