@@ -30,7 +30,15 @@ class MediaIn(ApiModel):
     """A media attachment: a public ``url`` or raw ``base64`` (no ``data:`` prefix)."""
 
     type: MediaKind
-    url: str | None = Field(default=None, min_length=8, max_length=2048)
+    url: str | None = Field(
+        default=None,
+        min_length=8,
+        max_length=2048,
+        description=(
+            "http(s), no user name or password; not a loopback, private or link-local host, as a "
+            "literal or a name resolving to one, unless the operator allowlists it (URL_ALLOWLIST)."
+        ),
+    )
     base64: str | None = Field(default=None, min_length=4)
     caption: str | None = Field(default=None, max_length=1024)
     filename: str | None = Field(default=None, min_length=1, max_length=255)
@@ -72,7 +80,12 @@ class ReactionIn(ApiModel):
 
 
 class _SendCommon(ApiModel):
-    to: str = Field(min_length=3, max_length=64)
+    to: str = Field(
+        min_length=3,
+        max_length=64,
+        description="An international number in ASCII digits (`+`, spaces, dashes, parentheses allowed), "
+        "a group JID (`…@g.us`) or a `…@lid` id.",
+    )
     reply_to: str | None = Field(default=None, pattern=MESSAGE_ID_PATTERN)
     delay_ms: int | None = Field(default=None, ge=0, le=20000)
     reference: str | None = Field(default=None, min_length=1, max_length=128)

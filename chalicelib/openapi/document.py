@@ -14,10 +14,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from chalicelib import __version__, errors
+from chalicelib import __version__, errors, limits
 from chalicelib.models import responses
 from chalicelib.openapi.operation import HTML, JSON, Operation, operation_of
 from chalicelib.openapi.schemas import Schemas, first_line, resolve
+from chalicelib.services.webhook_auth import LEEWAY_SECONDS, MAX_LIFETIME_SECONDS
 
 OPENAPI_VERSION = "3.1.0"
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -71,7 +72,11 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
         "type": "http",
         "scheme": "bearer",
         "bearerFormat": "JWT",
-        "description": 'HS256 with the webhook secret; claims app="evolution", action="webhook", exp.',
+        "description": (
+            'HS256 with the webhook secret; claims app="evolution", action="webhook", iat (not in the '
+            f"future) and exp (not past, at most {MAX_LIFETIME_SECONDS // 60} minutes after iat; "
+            f"Evolution's last 10), {LEEWAY_SECONDS} s leeway."
+        ),
     },
 }
 WEBHOOK_SECURITY: list[dict[str, list[str]]] = [
@@ -131,7 +136,10 @@ def build_document(routes: Mapping[str, Mapping[str, RouteEntry]]) -> dict[str, 
             "version": __version__,
             "description": (
                 "Send WhatsApp messages and read replies through Evolution API. Errors use Chalice's "
-                "shape `{Code, Message, Details?}`; every response carries `X-Request-Id`."
+                f"shape `{{Code, Message, Details?}}` (`Message` at most {limits.MAX_MESSAGE_CHARS:,} "
+                f"characters, `Details` at most {limits.MAX_DETAILS} entries and a last `and N more "
+                f"problems`, each `loc` part at most {limits.MAX_LOC_PART_CHARS} and each `msg` at most "
+                f"{limits.MAX_DETAIL_MSG_CHARS} characters); every response carries `X-Request-Id`."
             ),
         },
         "paths": paths,
@@ -180,6 +188,11 @@ def _operation(method: str, path: str, entry: RouteEntry, op: Operation, schemas
     if op.request is not None:
         result["requestBody"] = {
             "required": op.body_required,
+            "description": (
+                f"JSON of at most {op.max_body_bytes:,} bytes, nested at most {limits.MAX_JSON_DEPTH} "
+                "levels deep; larger is a 400 ValidationError, deeper or non-finite numbers a 400 "
+                "BadRequestError."
+            ),
             "content": {JSON: {"schema": schemas.ref(resolve(op.request), "validation")}},
         }
     if not result["parameters"]:

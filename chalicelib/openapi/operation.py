@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalicelib import errors
+from chalicelib.limits import SMALL_BODY_BYTES
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -62,6 +63,7 @@ class Operation:
     media_type: str = JSON
     description: str = ""
     headers: Mapping[str, str] = field(default_factory=dict)  # extra documented response headers
+    max_body_bytes: int = SMALL_BODY_BYTES  # what the route's read_json accepts (chalicelib.limits)
 
 
 def documented(operation: Operation) -> Callable[[F], F]:

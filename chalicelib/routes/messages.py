@@ -67,6 +67,13 @@ def _send(route: str, model: type[SendMessageRequest] | type[SendTemplateRequest
         SEND_ERRORS,
         request=SendMessageRequest,
         idempotent=True,
+        max_body_bytes=limits.SEND_BODY_BYTES,
+        description=(
+            "`media.url` may not point at a loopback, private or link-local host (unless the operator "
+            'allowlists it): 400 at `["media", "url"]`, before anything is claimed or sent. A '
+            'reaction\'s `to` must name the chat of the message it reacts to (400 at `["to"]`). '
+            "Coordinates are rounded to 7 decimals."
+        ),
     )
 )
 @api_view
@@ -83,6 +90,7 @@ def send_message() -> Response:
         (*SEND_ERRORS, errors.TemplateError, errors.TemplateNotSupportedError),
         request=SendTemplateRequest,
         idempotent=True,
+        max_body_bytes=limits.SEND_BODY_BYTES,
     )
 )
 @api_view
@@ -114,6 +122,10 @@ def get_message(message_id: str) -> dict[str, Any]:
         {200: "responses.MessagePage"},
         (errors.ValidationError, errors.StoreUnavailableError),
         query=ListMessagesQuery,
+        description=(
+            f"A page holds at most `limit` items and at most {limits.PAGE_BYTES // limits.MB} MB of JSON: "
+            "it may hold fewer items than `limit`, with `next` continuing right after the last one."
+        ),
     )
 )
 @api_view

@@ -41,6 +41,7 @@ def _handle() -> dict[str, Any]:
         request="webhook.WireEnvelope",
         webhook=True,
         description=_FINAL,
+        max_body_bytes=limits.WEBHOOK_BODY_BYTES,
     )
 )
 @api_view
@@ -58,6 +59,7 @@ def webhook() -> dict[str, Any]:
         request="webhook.WireEnvelope",
         webhook=True,
         description=_FINAL,
+        max_body_bytes=limits.WEBHOOK_BODY_BYTES,
     )
 )
 @api_view
