@@ -6,7 +6,9 @@ from typing import Any
 
 from chalice.app import Blueprint
 
+from chalicelib import errors
 from chalicelib.models.api import PreviewRequest
+from chalicelib.openapi import Operation, documented
 from chalicelib.routes._http import api_view, parse_model, read_json
 from chalicelib.routes.auth import api_key_auth
 
@@ -14,6 +16,7 @@ bp = Blueprint(__name__)
 
 
 @bp.route("/templates", methods=["GET"], authorizer=api_key_auth)
+@documented(Operation("List the templates", "templates", {200: "responses.TemplateList"}))
 @api_view
 def list_templates() -> dict[str, Any]:
     from chalicelib.services import templates  # noqa: PLC0415 - loads the registry on first use
@@ -22,6 +25,7 @@ def list_templates() -> dict[str, Any]:
 
 
 @bp.route("/templates/{name}", methods=["GET"], authorizer=api_key_auth)
+@documented(Operation("One template", "templates", {200: "responses.TemplateOut"}, (errors.NotFoundError,)))
 @api_view
 def get_template(name: str) -> dict[str, Any]:
     from chalicelib.services import templates  # noqa: PLC0415
@@ -30,6 +34,16 @@ def get_template(name: str) -> dict[str, Any]:
 
 
 @bp.route("/templates/{name}/preview", methods=["POST"], authorizer=api_key_auth)
+@documented(
+    Operation(
+        "Render a template without sending it",
+        "templates",
+        {200: "responses.PreviewOut"},
+        (errors.BadRequestError, errors.ValidationError, errors.NotFoundError, errors.TemplateError),
+        request=PreviewRequest,
+        body_required=False,
+    )
+)
 @api_view
 def preview_template(name: str) -> dict[str, Any]:
     from chalicelib.services import templates  # noqa: PLC0415
