@@ -3,6 +3,8 @@
     ServiceError                      base; never raised itself
     ├── BadRequestError          400  body is not JSON
     ├── ValidationError          400  body/params fail validation (``details`` = [{"loc", "msg"}])
+    │   └── StoreRejectedError   400  the store refuses the record for good (too large, a number
+    │                                 it cannot hold): retrying cannot help
     ├── UnauthorizedError        401  the webhook secret is missing or wrong
     ├── NotFoundError            404  unknown message id or template
     ├── InstanceNotFoundError    404  the Evolution instance does not exist
@@ -62,6 +64,11 @@ class ValidationError(ServiceError):
 
     code = "ValidationError"
     status = 400
+
+
+class StoreRejectedError(ValidationError):
+    """The store refuses this record for good (DynamoDB's ``ValidationException``: an item over
+    400 KB, a number it cannot hold): a deterministic refusal, never "unavailable, try again"."""
 
 
 class UnauthorizedError(ServiceError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from chalicelib.store.base import (
+    ClaimLostError,
     DuplicateMessageError,
     IdempotencyClaim,
     IdempotencyRecord,
@@ -12,12 +13,14 @@ from chalicelib.store.base import (
     InstanceStore,
     MessagePage,
     MessageStore,
+    SendStore,
     StatusResult,
     Store,
 )
 from chalicelib.store.rules import DEFAULT_RETENTION_DAYS
 
 __all__ = [
+    "ClaimLostError",
     "DuplicateMessageError",
     "IdempotencyClaim",
     "IdempotencyRecord",
@@ -25,6 +28,7 @@ __all__ = [
     "InstanceStore",
     "MessagePage",
     "MessageStore",
+    "SendStore",
     "StatusResult",
     "Store",
     "store_from_url",

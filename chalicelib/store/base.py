@@ -9,10 +9,18 @@ from typing import Any, Literal, Protocol
 from chalicelib.models.records import InstanceState, MessageRecord
 
 IdempotencyState = Literal["in_progress", "done"]
+# An in-progress Idempotency-Key claim is leased: longer than the longest request (API Gateway
+# gives up at 29 s; a send waits at most 2 x 2 s to connect + 22 s to read) plus a margin.
+LEASE_S = 60
 
 
 class DuplicateMessageError(ValueError):
     """``create_message`` was given an ``id`` or WhatsApp ``message_id`` the store already holds."""
+
+
+class ClaimLostError(Exception):
+    """``begin_send`` found the Idempotency-Key claim no longer this writer's (its lease ran out
+    and another request took it over): nothing was written, nothing may be sent."""
 
 
 @dataclass(frozen=True)
@@ -27,6 +35,9 @@ class IdempotencyRecord:
     status_code: int | None = None
     body: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    writer: str = ""  # a nonce per claim: a retried write recognises its own earlier one by it
+    lease_until: float | None = None  # in progress: until when the claimant may still be sending
+    record_id: str | None = None  # the record its send wrote ahead, once it did
 
 
 @dataclass(frozen=True)
@@ -67,8 +78,14 @@ class MessagePage:
 class IdempotencyStore(Protocol):
     """Idempotency-Key claims: exactly one racer wins a key; a done claim replays its answer."""
 
-    def claim_idempotency(self, key: str, fingerprint: str, *, now: float, ttl_s: int) -> IdempotencyClaim:
-        """Atomically claim ``key`` unless a live claim exists; exactly one racer wins."""
+    def claim_idempotency(
+        self, key: str, fingerprint: str, *, now: float, ttl_s: int, lease_s: int = LEASE_S
+    ) -> IdempotencyClaim:
+        """Atomically claim ``key`` unless a live claim exists; exactly one racer wins.
+
+        The claim is in progress for a lease of ``lease_s``. An in-progress claim whose lease ran
+        out and that never wrote a send ahead (no ``record_id``) provably sent nothing, so it can
+        be claimed again; one that did write ahead stays (its send may have gone out)."""
         ...
 
     def complete_idempotency(
@@ -82,8 +99,46 @@ class IdempotencyStore(Protocol):
         """Mark the claim done and keep the response to replay."""
         ...
 
-    def release_idempotency(self, key: str) -> None:
-        """Drop the claim if it is still in progress (the request failed before sending)."""
+    def release_idempotency(self, key: str, *, writer: str | None = None) -> None:
+        """Drop the claim if it is still in progress (and ``writer``'s, when given): the request
+        failed before sending."""
+        ...
+
+
+class SendStore(Protocol):
+    """Write-ahead sends: a send is recorded (with its claim) before Evolution is called, and
+    settled, with the answer kept under its key, in one write after.
+
+    Invariants: a record exists for every send that may have gone out; the claim of a key names
+    that record (``record_id``) from before the call on; a release happens only on proof that
+    nothing left.
+    """
+
+    def begin_send(self, record: MessageRecord, *, key: str | None = None, writer: str | None = None) -> None:
+        """Atomically store ``record`` (``pending``, no WhatsApp id) and, with a ``key``, point
+        ``writer``'s in-progress claim at it. ClaimLostError if the claim is no longer ``writer``'s."""
+        ...
+
+    def finish_send(
+        self,
+        id: str,
+        status: str,
+        *,
+        at: str,
+        message_id: str | None = None,
+        jid: str | None = None,
+        error: dict[str, Any] | None = None,
+        key: str | None = None,
+        response: tuple[int, dict[str, Any], dict[str, str]] | None = None,
+    ) -> MessageRecord | None:
+        """Atomically settle record ``id`` with the send's outcome (:func:`rules.settle`; a
+        WhatsApp id another record already holds is not given to this one) and complete the
+        claim of ``key`` with ``response`` (status, body, headers). None if there is no record."""
+        ...
+
+    def abandon_send(self, id: str, *, key: str | None = None, writer: str | None = None) -> None:
+        """The send provably never left: atomically drop its written-ahead record (if still
+        unsettled) and ``writer``'s in-progress claim of ``key``."""
         ...
 
 
@@ -173,7 +228,7 @@ class InstanceStore(Protocol):
         ...
 
 
-class Store(IdempotencyStore, MessageStore, InstanceStore, Protocol):
+class Store(IdempotencyStore, MessageStore, SendStore, InstanceStore, Protocol):
     """Durable state: every concern's protocol, plus a liveness check.
 
     A new concern (events, media, broadcasts) adds its own Protocol above and joins this list;

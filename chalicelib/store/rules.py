@@ -9,17 +9,22 @@ import base64
 import binascii
 import json
 import math
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
 from chalicelib.models.records import STATUS_RANK, InstanceState, MessageRecord, Status, StatusEntry
-from chalicelib.store.base import DuplicateMessageError
+from chalicelib.store.base import LEASE_S, DuplicateMessageError
 
 DEFAULT_RETENTION_DAYS = 90
 DIRECTIONS = ("inbound", "outbound")
 UNAVAILABLE = "The message store is unavailable right now; try again shortly."
+REJECTED = "This message cannot be stored (too large, or a value the store cannot hold); it was not sent."
+# Statuses of an outbound record without a WhatsApp id that a ``send.message`` may settle: a send
+# written ahead and not settled (``pending``), one whose outcome is unknown, one recorded failed.
+UNRESOLVED = ("pending", "unknown", "failed")
 
 
 @dataclass(frozen=True)
@@ -118,16 +123,80 @@ def inbound_message_id(record: MessageRecord) -> str:
 
 
 def is_unresolved_send(record: MessageRecord, *, jid: str, fingerprint: str, since: str) -> bool:
-    """A timed-out send (``unknown``, outbound, no message id yet) to ``jid`` with this content,
-    made at or after ``since`` (compared as times, not strings)."""
+    """A send without a WhatsApp id yet (written ahead and not settled, timed out, or recorded
+    failed: :data:`UNRESOLVED`) to ``jid`` with this content, made at or after ``since`` (compared
+    as times, not strings)."""
     return (
-        record.status == "unknown"
+        record.status in UNRESOLVED
         and record.direction == "outbound"
         and record.message_id is None
         and record.jid == jid
         and record.fingerprint == fingerprint
         and epoch(record.created_at) >= epoch(since)
     )
+
+
+def is_written_ahead(record: MessageRecord) -> bool:
+    """The record a send wrote before calling Evolution, not settled since: outbound, ``pending``
+    and without a WhatsApp id (a settled success has its id; a failure is failed or unknown)."""
+    return record.direction == "outbound" and record.status == "pending" and record.message_id is None
+
+
+def settle(
+    record: MessageRecord,
+    status: str,
+    at: str,
+    *,
+    message_id: str | None = None,
+    jid: str | None = None,
+    error: dict[str, Any] | None = None,
+) -> MessageRecord:
+    """``record`` (written ahead of its send) once the send's outcome is known.
+
+    A record still as written ahead takes the outcome as its first status (the provisional
+    ``pending`` is replaced, even by ``unknown``). A record a webhook has settled already keeps
+    the WhatsApp id it got (the first id wins) and only moves forward.
+    """
+    new = check_status(status)
+    if is_written_ahead(record):
+        return record.model_copy(
+            deep=True,
+            update={
+                "status": new,
+                "status_history": [StatusEntry(status=new, at=at)],
+                "updated_at": at,
+                "message_id": message_id,
+                "jid": jid or record.jid,
+                "error": error if error is not None else record.error,
+            },
+        )
+    settled = advance(record, new, at, error) or record
+    if settled.message_id is None and message_id is not None:
+        settled = settled.model_copy(
+            update={"message_id": message_id, "updated_at": later(settled.updated_at, at)}
+        )
+    return settled
+
+
+def new_writer() -> str:
+    """A fresh nonce for one logical write: a retried write that meets its own earlier attempt
+    (its answer was lost) recognises it by this value."""
+    return uuid.uuid4().hex
+
+
+def can_reclaim(
+    state: str, record_id: str | None, lease_until: float | None, created_at: float, now: float
+) -> bool:
+    """An in-progress claim another request may take over: its lease ran out before it wrote a
+    send ahead, so it provably sent nothing."""
+    return state == "in_progress" and record_id is None and lease_over(lease_until, created_at, now)
+
+
+def lease_over(lease_until: float | None, created_at: float, now: float) -> bool:
+    """An in-progress claim's lease has run out at ``now`` (a claim from before leases existed
+    counts as leased for :data:`LEASE_S` from its creation)."""
+    until = lease_until if lease_until is not None else created_at + LEASE_S
+    return until <= now
 
 
 def is_live(expires_at: float, now: float) -> bool:

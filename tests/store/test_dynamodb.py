@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from chalicelib.errors import StoreUnavailableError
 from chalicelib.store.dynamodb import TABLE_DEFINITION, TTL_ATTRIBUTE, DynamoDBStore
+from chalicelib.store.dynamodb.core import BACKOFF_CAP_S, TRANSACTION_ATTEMPTS
 from chalicelib.store.rules import epoch
 from tests.store.conftest import (
     INSTANCE,
@@ -121,12 +122,15 @@ class ConflictingClient:
         )
 
 
-def test_transaction_conflicts_are_retried_then_surface_as_store_unavailable() -> None:
+def test_transaction_conflicts_are_retried_after_pauses_then_surface_as_store_unavailable() -> None:
     client = ConflictingClient()
+    pauses: list[float] = []
 
     with pytest.raises(StoreUnavailableError):
-        DynamoDBStore(TABLE, client=client).insert_inbound(inbound(1))
-    assert client.attempts == 3
+        DynamoDBStore(TABLE, client=client, sleep=pauses.append).insert_inbound(inbound(1))
+    assert client.attempts == TRANSACTION_ATTEMPTS
+    assert len(pauses) == TRANSACTION_ATTEMPTS - 1
+    assert all(0 < p <= BACKOFF_CAP_S for p in pauses)
 
 
 @pytest.mark.parametrize(

@@ -21,10 +21,6 @@ NOW = 1_795_600_800.0
 _tables = itertools.count()
 
 
-def _xfail(reason: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, reason=reason)
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[MotoServer]:
     with MotoServer() as server:
@@ -46,7 +42,6 @@ def store(proxy: DroppingProxy) -> DynamoDBStore:
     return DynamoDBStore(table, client=client)
 
 
-@_xfail("issue 12 (2): a claim whose answer was lost is reported as someone else's")
 def test_a_claim_whose_answer_was_lost_is_still_ours(store: DynamoDBStore, proxy: DroppingProxy) -> None:
     proxy.drop("PutItem")
 
@@ -58,22 +53,21 @@ def test_a_claim_whose_answer_was_lost_is_still_ours(store: DynamoDBStore, proxy
     assert again.claimed is False, "and still exactly one claim wins"
 
 
-@_xfail("issue 12 (2): a record whose answer was lost is reported as a duplicate of itself")
 def test_a_record_whose_answer_was_lost_is_created_once_without_a_duplicate_error(
     store: DynamoDBStore, proxy: DroppingProxy
 ) -> None:
     proxy.drop("PutItem")
+    proxy.drop("TransactWriteItems")  # with the marker that lists it for reconciliation
 
     created = store.create_message(outbound(1))
 
-    assert proxy.dropped == ["PutItem"]
+    assert len(proxy.dropped) == 1
     assert created == outbound(1)
     assert store.get_message(INSTANCE, msg_id(1)) == outbound(1)
     with pytest.raises(Exception, match="already stored"):
         store.create_message(outbound(1))  # a real second create is still refused
 
 
-@_xfail("issue 12 (2): a transaction whose answer was lost is reported as a duplicate of itself")
 def test_a_record_with_its_whatsapp_id_whose_transaction_answer_was_lost_is_created_once(
     store: DynamoDBStore, proxy: DroppingProxy
 ) -> None:
@@ -86,7 +80,6 @@ def test_a_record_with_its_whatsapp_id_whose_transaction_answer_was_lost_is_crea
     assert store.get_message(INSTANCE, "WA2") == created
 
 
-@_xfail("issue 12 (2): an inbound message whose answer was lost is reported as a re-delivery")
 def test_an_inbound_message_whose_answer_was_lost_is_stored_once_and_reported_new(
     store: DynamoDBStore, proxy: DroppingProxy
 ) -> None:
@@ -97,7 +90,6 @@ def test_an_inbound_message_whose_answer_was_lost_is_stored_once_and_reported_ne
     assert store.get_message(INSTANCE, "IN000003") == inbound(3)
 
 
-@_xfail("issue 12 (2): a status update whose answer was lost is reported as a duplicate")
 def test_a_status_update_whose_answer_was_lost_is_reported_applied(
     store: DynamoDBStore, proxy: DroppingProxy
 ) -> None:
@@ -112,7 +104,6 @@ def test_a_status_update_whose_answer_was_lost_is_reported_applied(
     assert store.apply_status(INSTANCE, "WA5", "delivered", at=at(7)).duplicate is True
 
 
-@_xfail("issue 12 (2): a parked send whose delete answer was lost is lost")
 def test_a_parked_send_whose_take_answer_was_lost_is_still_taken_once(
     store: DynamoDBStore, proxy: DroppingProxy
 ) -> None:
@@ -129,7 +120,6 @@ def test_a_parked_send_whose_take_answer_was_lost_is_still_taken_once(
     assert store.take_parked_send(INSTANCE, jid=JID, fingerprint="fp", now=NOW + 2) is None
 
 
-@_xfail("issue 12 (2): a parked send whose answer was lost is reported as parked by someone else")
 def test_a_send_parked_whose_answer_was_lost_is_reported_parked(
     store: DynamoDBStore, proxy: DroppingProxy
 ) -> None:
@@ -143,7 +133,6 @@ def test_a_send_parked_whose_answer_was_lost_is_reported_parked(
     assert parked is True
 
 
-@_xfail("issue 12 (2): an attach whose answer was lost is reported as not attached")
 def test_a_message_id_attached_whose_answer_was_lost_is_reported_attached(
     store: DynamoDBStore, proxy: DroppingProxy
 ) -> None:
@@ -200,11 +189,10 @@ def moto_table(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         yield client
 
 
-@_xfail("issue 12 (2): TransactionConflict is retried at once, with no backoff")
 def test_transaction_conflicts_are_retried_after_jittered_backoff_pauses(moto_table: Any) -> None:
     client = ConflictingClient(moto_table, conflicts=3)
     pauses: list[float] = []
-    store = DynamoDBStore("conflicts", client=client, sleep=pauses.append)  # type: ignore[call-arg]
+    store = DynamoDBStore("conflicts", client=client, sleep=pauses.append)
 
     store.create_message(outbound(1, message_id="WA1"))
 
@@ -213,7 +201,6 @@ def test_transaction_conflicts_are_retried_after_jittered_backoff_pauses(moto_ta
     assert store.get_message(INSTANCE, "WA1") is not None
 
 
-@_xfail("issue 12 (2): an item over 400 KB is reported as 'unavailable, try again' forever")
 def test_an_item_dynamodb_refuses_is_a_permanent_error_not_unavailable(moto_table: Any) -> None:
     store = DynamoDBStore("conflicts", client=moto_table)
 
@@ -224,7 +211,6 @@ def test_an_item_dynamodb_refuses_is_a_permanent_error_not_unavailable(moto_tabl
     assert 400 <= refused.value.status < 500
 
 
-@_xfail("issue 12 (1): a number DynamoDB cannot hold raises decimal.Underflow, a 500")
 def test_a_number_dynamodb_cannot_hold_is_a_permanent_error(moto_table: Any) -> None:
     store = DynamoDBStore("conflicts", client=moto_table)
 
@@ -238,3 +224,33 @@ def test_a_number_dynamodb_cannot_hold_is_a_permanent_error(moto_table: Any) -> 
 def test_ping_fails_when_the_table_does_not_exist(moto_table: Any) -> None:
     with pytest.raises(errors.StoreUnavailableError):
         DynamoDBStore("no-such-table", client=moto_table).ping()
+
+
+def test_a_send_written_ahead_whose_answer_was_lost_is_written_once(
+    store: DynamoDBStore, proxy: DroppingProxy
+) -> None:
+    claim = store.claim_idempotency("key-2", "fp", now=NOW, ttl_s=86_400)
+    proxy.drop("TransactWriteItems")
+
+    store.begin_send(outbound(20), key="key-2", writer=claim.record.writer)
+
+    assert proxy.dropped == ["TransactWriteItems"]
+    assert store.get_message(INSTANCE, msg_id(20)) == outbound(20)
+    seen = store.claim_idempotency("key-2", "fp", now=NOW + 1, ttl_s=86_400)
+    assert seen.record.record_id == msg_id(20)
+
+
+def test_a_settle_whose_answer_was_lost_is_applied_once(store: DynamoDBStore, proxy: DroppingProxy) -> None:
+    claim = store.claim_idempotency("key-3", "fp", now=NOW, ttl_s=86_400)
+    store.begin_send(outbound(21), key="key-3", writer=claim.record.writer)
+    proxy.drop("TransactWriteItems")
+
+    settled = store.finish_send(
+        msg_id(21), "pending", at=at(22), message_id="WA21", key="key-3", response=(201, {"id": "x"}, {})
+    )
+
+    assert proxy.dropped == ["TransactWriteItems"]
+    assert settled is not None and settled.message_id == "WA21"
+    assert store.get_message(INSTANCE, "WA21") == settled
+    replay = store.claim_idempotency("key-3", "fp", now=NOW + 1, ttl_s=86_400)
+    assert replay.record.state == "done" and replay.record.body == {"id": "x"}

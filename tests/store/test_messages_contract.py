@@ -341,22 +341,25 @@ def test_bad_list_filters_are_value_errors(store: Store) -> None:
 # -- reconciling timed-out sends -----------------------------------------------------------------
 
 
-def test_find_unknown_sends_returns_only_matching_unresolved_timed_out_sends(
+def test_find_unknown_sends_returns_only_matching_sends_still_without_their_whatsapp_id(
     store: Store,
 ) -> None:
     store.create_message(outbound(1, status="unknown"))  # too old
     store.create_message(outbound(10, status="unknown"))  # match
     store.create_message(outbound(11, status="unknown", fingerprint="fp-other"))
     store.create_message(outbound(12, status="unknown", jid="other@s.whatsapp.net"))
-    store.create_message(outbound(13, status="pending"))
+    store.create_message(outbound(13, status="sent"))  # settled, if without its id
     store.create_message(outbound(14, status="unknown", instance="other-instance"))
     store.create_message(outbound(15, status="unknown"))  # match
     store.create_message(outbound(16, status="unknown"))  # attached below
     store.attach_message_id(msg_id(16), "WA16", at=at(20))
+    store.create_message(outbound(17, status="pending"))  # match: written ahead, not settled
+    store.create_message(outbound(18, status="failed"))  # match: a send.message proves it left
+    store.create_message(inbound(19, status="pending", message_id="IN19"))
 
     found = store.find_unknown_sends(INSTANCE, jid=JID, fingerprint="fp-1", since=at(10))
 
-    assert [r.id for r in found] == [msg_id(10), msg_id(15)]
+    assert [r.id for r in found] == [msg_id(10), msg_id(15), msg_id(17), msg_id(18)]
 
 
 def test_find_unknown_sends_compares_times_not_strings(store: Store) -> None:

@@ -156,7 +156,7 @@ def test_each_concern_contributes_its_own_tables_and_a_composition_creates_only_
 
     with sqlite3.connect(path) as db:
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert tables == {"instances"}
+    assert tables == {"instances", "store_probe"}  # the core's own: what ping writes to
     assert InstancesOnly.expiring_tables() == []
     assert SQLiteStore.expiring_tables() == ["messages", "orphans", "parked_sends", "idempotency"]
     assert {"instances", "idempotency", "messages", "orphans", "parked_sends"} <= {

@@ -7,6 +7,9 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
+from chalicelib.errors import StoreRejectedError
+from chalicelib.store.rules import REJECTED
+
 
 def to_dynamo(value: Any) -> Any:
     """``value`` with every float turned into a Decimal (DynamoDB rejects floats)."""
@@ -40,9 +43,15 @@ def _serializers() -> tuple[Any, Any]:
 
 
 def encode(item: dict[str, Any]) -> dict[str, Any]:
-    """A plain dict as a low-level DynamoDB item (``{"name": {"S": ...}}``)."""
+    """A plain dict as a low-level DynamoDB item (``{"name": {"S": ...}}``).
+
+    A number DynamoDB cannot hold (NaN, infinity, beyond 38 digits or 1e-130..1e125) is
+    :class:`StoreRejectedError`: no retry will ever store it."""
     serializer, _ = _serializers()
-    return {k: serializer.serialize(to_dynamo(v)) for k, v in item.items()}
+    try:
+        return {k: serializer.serialize(to_dynamo(v)) for k, v in item.items()}
+    except (ArithmeticError, ValueError) as e:  # decimal.Underflow, Overflow, Inexact are ArithmeticErrors
+        raise StoreRejectedError(REJECTED) from e
 
 
 def decode(item: dict[str, Any]) -> dict[str, Any]:

@@ -6,13 +6,15 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+from chalicelib.errors import StoreUnavailableError
 from chalicelib.models.records import STATUS_RANK, MessageRecord
 from chalicelib.store.base import MessagePage, StatusResult
 from chalicelib.store.dynamodb.codec import decode, encode
-from chalicelib.store.dynamodb.core import NEW, ConditionFailedError, DynamoDBCore
+from chalicelib.store.dynamodb.core import NEW, WRITER, ConditionFailedError, DynamoDBCore
 from chalicelib.store.dynamodb.table import LIST_INDEX, TTL_ATTRIBUTE, model_fields
 from chalicelib.store.rules import (
     DIRECTIONS,
+    UNRESOLVED,
     OrphanStatus,
     attached_status,
     check_query,
@@ -23,8 +25,8 @@ from chalicelib.store.rules import (
     expires_at,
     fold_steps,
     inbound_message_id,
-    is_live,
     is_unresolved_send,
+    new_writer,
     ttl_expiry,
 )
 
@@ -57,9 +59,11 @@ def record_from_item(item: dict[str, Any]) -> MessageRecord:
 class DynamoDBMessages(DynamoDBCore):
     """:class:`chalicelib.store.base.MessageStore` on DynamoDB."""
 
-    def _record_item(self, record: MessageRecord) -> dict[str, Any]:
+    def _record_item(self, record: MessageRecord, writer: str = "") -> dict[str, Any]:
         item = {k: v for k, v in record.model_dump().items() if v is not None}
         item |= msg_key(record.id)
+        if writer:
+            item[WRITER] = writer
         item |= {
             "gsi1pk": f"LIST#{record.instance}#{record.direction}",
             "gsi1sk": record.id,
@@ -69,14 +73,27 @@ class DynamoDBMessages(DynamoDBCore):
         return item
 
     def _pointer(self, record: MessageRecord, message_id: str) -> dict[str, Any]:
-        return self._put(
+        """The put of ``message_id``'s pointer to ``record``: when no pointer exists, or this one
+        does already (a retry that meets its own first attempt)."""
+        put = self._put(
             {
                 "pk": waid_pk(record.instance, message_id),
                 "sk": "POINTER",
                 "id": record.id,
                 TTL_ATTRIBUTE: expires_at(record.created_at, self._retention_days),
-            }
+            },
+            condition=f"{NEW} OR #id = :id",
         )
+        put["Put"]["ExpressionAttributeNames"] = {"#id": "id"}
+        put["Put"]["ExpressionAttributeValues"] = encode({":id": record.id})
+        return put
+
+    def _marker(self, record: MessageRecord) -> dict[str, Any]:
+        """The put of the marker that lists a send without its WhatsApp id for reconciliation."""
+        marker: dict[str, Any] = {**unknown_key(record.instance, record.id)}
+        marker |= {"jid": record.jid or "", "fingerprint": record.fingerprint or ""}
+        marker[TTL_ATTRIBUTE] = expires_at(record.created_at, self._retention_days)
+        return self._put(marker, condition=None)
 
     def _get_record(self, id: str) -> MessageRecord | None:
         item = self._call("get_item", Key=encode(msg_key(id)), ConsistentRead=True).get("Item")
@@ -87,25 +104,32 @@ class DynamoDBMessages(DynamoDBCore):
         return str(pointer["id"]) if pointer is not None else None
 
     def create_message(self, record: MessageRecord) -> MessageRecord:
-        operations = [self._put(self._record_item(record))]
-        if record.message_id is not None:
-            operations.append(self._pointer(record, record.message_id))
-        elif record.direction == "outbound" and record.status == "unknown":
-            marker: dict[str, Any] = {**unknown_key(record.instance, record.id)}
-            marker |= {"jid": record.jid or "", "fingerprint": record.fingerprint or ""}
-            marker[TTL_ATTRIBUTE] = expires_at(record.created_at, self._retention_days)
-            operations.append(self._put(marker, condition=None))
-        try:
-            if len(operations) == 1:
-                self._call("put_item", **operations[0]["Put"])
-            else:
-                self._transact(operations)
-        except ConditionFailedError as e:
-            raise duplicate(record) from e
+        self._create(record)
         if record.message_id is None:
             return record
         folded, _ = self._fold_orphans(record, record.message_id)
         return folded or record
+
+    def _create(self, record: MessageRecord, extra: list[dict[str, Any]] | None = None) -> None:
+        """Put a new record (with its pointer, or its marker when it has no WhatsApp id yet, and
+        ``extra`` operations) in one write; DuplicateMessageError when its id or WhatsApp id is
+        taken. A retry that meets its own first attempt is recognised by its nonce."""
+        writer = new_writer()
+        operations = [self._put(self._record_item(record, writer))]
+        if record.message_id is not None:
+            operations.append(self._pointer(record, record.message_id))
+        elif record.direction == "outbound" and record.status in UNRESOLVED:
+            operations.append(self._marker(record))
+        operations += extra or []
+        try:
+            if len(operations) == 1:
+                self._call("put_item", **operations[0]["Put"], ReturnValuesOnConditionCheckFailure="ALL_OLD")
+            else:
+                self._transact(operations)
+        except ConditionFailedError as e:
+            if self._written_by(msg_key(record.id), writer, e.item):
+                return
+            raise duplicate(record) from e
 
     def attach_message_id(
         self, id: str, message_id: str, *, at: str, status: str | None = None
@@ -114,31 +138,45 @@ class DynamoDBMessages(DynamoDBCore):
         current = self._get_record(id)  # only to learn the instance; the write below is conditional
         if current is None or current.message_id is not None:
             return None
+        writer = new_writer()
         attach = {
             "TableName": self.table_name,
             "Key": encode(msg_key(id)),
-            "UpdateExpression": "SET #mid = :mid, #updated = :at",
+            "UpdateExpression": "SET #mid = :mid, #updated = :at, #writer = :writer",
             "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(#mid)",
-            "ExpressionAttributeNames": {"#mid": "message_id", "#updated": "updated_at"},
-            "ExpressionAttributeValues": encode({":mid": message_id, ":at": at}),
+            "ExpressionAttributeNames": {"#mid": "message_id", "#updated": "updated_at", "#writer": WRITER},
+            "ExpressionAttributeValues": encode({":mid": message_id, ":at": at, ":writer": writer}),
         }
         marker = {"TableName": self.table_name, "Key": encode(unknown_key(current.instance, id))}
         try:
             self._transact([{"Update": attach}, self._pointer(current, message_id), {"Delete": marker}])
         except ConditionFailedError:
-            return None
+            if not self._written_by(msg_key(id), writer):
+                return None
         attached = current.model_copy(update={"message_id": message_id, "updated_at": at})
         folded, _ = self._fold_orphans(attached, message_id, extra)
         return folded or self._get_record(id)
 
     def insert_inbound(self, record: MessageRecord) -> bool:
         message_id = inbound_message_id(record)
+        writer = new_writer()
+        pointer = self._put(
+            {
+                "pk": waid_pk(record.instance, message_id),
+                "sk": "POINTER",
+                "id": record.id,
+                TTL_ATTRIBUTE: expires_at(record.created_at, self._retention_days),
+            }
+        )
         try:
-            self._transact([self._put(self._record_item(record)), self._pointer(record, message_id)])
+            self._transact([self._put(self._record_item(record, writer)), pointer])
         except ConditionFailedError as e:
-            if e.reasons[1:2] == ["ConditionalCheckFailed"]:
+            if self._written_by(msg_key(record.id), writer):
+                pass  # stored by our own first attempt, whose answer was lost
+            elif e.reasons[1:2] == ["ConditionalCheckFailed"]:
                 return False
-            raise duplicate(record) from e
+            else:
+                raise duplicate(record) from e
         self._fold_orphans(record, message_id)
         return True
 
@@ -193,10 +231,13 @@ class DynamoDBMessages(DynamoDBCore):
             "#history": "status_history",
             "#updated": "updated_at",
         }
+        writer = new_writer()
+        names["#writer"] = WRITER
         values: dict[str, Any] = {":s": status, ":r": rank, ":at": updated_at or at, ":empty": []}
         values[":h"] = [{"status": status, "at": at}]
+        values[":writer"] = writer
         expression = (
-            "SET #status = :s, #rank = :r, #updated = :at,"
+            "SET #status = :s, #rank = :r, #updated = :at, #writer = :writer,"
             " #history = list_append(if_not_exists(#history, :empty), :h)"
         )
         if error is not None:
@@ -211,8 +252,11 @@ class DynamoDBMessages(DynamoDBCore):
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=encode(values),
                 ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except ConditionFailedError:
+        except ConditionFailedError as e:
+            if e.item and decode(e.item).get(WRITER) == writer:
+                return record_from_item(e.item)  # our own update; its answer was lost
             return None
         return record_from_item(response["Attributes"])
 
@@ -341,32 +385,56 @@ class DynamoDBMessages(DynamoDBCore):
         ttl_s: int,
     ) -> bool:
         check_status(status)
+        writer = new_writer()
         item: dict[str, Any] = {**parked_key(instance, jid, fingerprint), "message_id": message_id}
-        item["status"] = status
+        item |= {"status": status, WRITER: writer}
         item[TTL_ATTRIBUTE] = ttl_expiry(now, ttl_s)
         try:
             self._call(
                 "put_item",
                 Item=encode(item),
-                ConditionExpression=f"{NEW} OR #exp <= :now",
-                ExpressionAttributeNames={"#exp": TTL_ATTRIBUTE},
+                ConditionExpression=f"{NEW} OR #exp <= :now OR attribute_exists(#taken)",
+                ExpressionAttributeNames={"#exp": TTL_ATTRIBUTE, "#taken": "taken"},
                 ExpressionAttributeValues=encode({":now": now}),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except ConditionFailedError:
-            return False
+        except ConditionFailedError as e:
+            return e.item is not None and decode(e.item).get(WRITER) == writer
         return True
 
     def take_parked_send(
         self, instance: str, *, jid: str, fingerprint: str, now: float
     ) -> tuple[str, str] | None:
-        old = self._call(
-            "delete_item", Key=encode(parked_key(instance, jid, fingerprint)), ReturnValues="ALL_OLD"
-        ).get("Attributes")
-        if not old:
-            return None
-        item = decode(old)
-        if not is_live(item[TTL_ATTRIBUTE], now):
-            return None
+        """Mark the parked send taken (one conditional write, so exactly one taker, and a taker
+        whose answer was lost finds its own mark), then delete it (best effort: a taken item is
+        free for the next park, and its TTL removes it anyway)."""
+        key = parked_key(instance, jid, fingerprint)
+        writer = new_writer()
+        try:
+            response = self._call(
+                "update_item",
+                Key=encode(key),
+                UpdateExpression="SET #taken = :writer",
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(#taken) AND #exp > :now",
+                ExpressionAttributeNames={"#taken": "taken", "#exp": TTL_ATTRIBUTE},
+                ExpressionAttributeValues=encode({":writer": writer, ":now": now}),
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+            item = decode(response["Attributes"])
+        except ConditionFailedError as e:
+            old = decode(e.item) if e.item else None
+            if old is None or old.get("taken") != writer:
+                return None
+            item = old  # our own mark; its answer was lost
+        with contextlib.suppress(StoreUnavailableError, ConditionFailedError):
+            self._call(
+                "delete_item",
+                Key=encode(key),
+                ConditionExpression="#taken = :writer",
+                ExpressionAttributeNames={"#taken": "taken"},
+                ExpressionAttributeValues=encode({":writer": writer}),
+            )
         return str(item["message_id"]), str(item["status"])
 
 

@@ -4,18 +4,22 @@
 #
 #   pk                            sk               item
 #   IDEM#<key>                    IDEM             idempotency claim: key, fingerprint, state,
-#                                                  created_at, expires_at[, status_code, body, headers]
+#                                                  created_at, expires_at, writer, lease_until
+#                                                  [, record_id, status_code, body, headers]
 #   MSG#<id>                      MSG              message record: the MessageRecord fields (None
 #                                                  omitted), status_rank, gsi1pk, gsi1sk, expires_at
 #   WAID#<instance>#<message_id>  POINTER          WhatsApp id -> record: id, expires_at
 #   WAID#<instance>#<message_id>  ORPHAN#<status>  a status that came before its record: status, at,
 #                                                  error, expires_at (first arrival of each status)
-#   UNKNOWN#<instance>            <id>             a timed-out send to reconcile: jid, fingerprint,
+#   UNKNOWN#<instance>            <id>             a send without its WhatsApp id yet (written ahead,
+#                                                  timed out, or failed) to reconcile: jid, fingerprint,
 #                                                  expires_at (deleted when a message id is attached)
 #   PARKED#<instance>#<jid>#<fp>  PARKED           a send.message that matched no record yet:
-#                                                  message_id, status, expires_at (minutes)
+#                                                  message_id, status, expires_at (minutes)[, taken]
 #   INST#<instance>               STATE            the InstanceState fields (no TTL: one per instance,
 #                                                  and the health job's memory must survive quiet months)
+#
+# Every conditional write also sets ``writer``, a nonce per logical operation (see core.py).
 #
 # Prefixes by concern: IDEM (idempotency.py); MSG, WAID, UNKNOWN, PARKED (messages.py); INST
 # (instances.py). A new concern takes a prefix of its own.
@@ -52,7 +56,7 @@ TABLE_DEFINITION: dict[str, Any] = {
     "BillingMode": "PAY_PER_REQUEST",
 }
 # Attributes of an item that are the table's, not the model's.
-INTERNAL = ("pk", "sk", "gsi1pk", "gsi1sk", "status_rank", TTL_ATTRIBUTE)
+INTERNAL = ("pk", "sk", "gsi1pk", "gsi1sk", "status_rank", TTL_ATTRIBUTE, "writer")
 
 
 def model_fields(item: dict[str, Any]) -> dict[str, Any]:

@@ -6,8 +6,8 @@ import json
 import sqlite3
 from typing import Any, ClassVar
 
-from chalicelib.store.base import IdempotencyClaim, IdempotencyRecord
-from chalicelib.store.rules import is_live, ttl_expiry
+from chalicelib.store.base import LEASE_S, IdempotencyClaim, IdempotencyRecord
+from chalicelib.store.rules import can_reclaim, is_live, new_writer, ttl_expiry
 from chalicelib.store.sqlite.core import SQLiteCore
 
 
@@ -21,25 +21,38 @@ class SQLiteIdempotency(SQLiteCore):
         created_at REAL NOT NULL, expires_at REAL NOT NULL);
     """
     EXPIRING: ClassVar[tuple[str, ...]] = ("idempotency",)
+    COLUMNS: ClassVar[tuple[tuple[str, str, str], ...]] = (
+        ("idempotency", "writer", "TEXT"),
+        ("idempotency", "lease_until", "REAL"),
+        ("idempotency", "record_id", "TEXT"),
+    )
 
-    def claim_idempotency(self, key: str, fingerprint: str, *, now: float, ttl_s: int) -> IdempotencyClaim:
+    def claim_idempotency(
+        self, key: str, fingerprint: str, *, now: float, ttl_s: int, lease_s: int = LEASE_S
+    ) -> IdempotencyClaim:
         with self._tx() as db:
             self._purge(db, now)
             row = db.execute("SELECT * FROM idempotency WHERE key = ?", (key,)).fetchone()
             if row is not None and is_live(row["expires_at"], now):
-                return IdempotencyClaim(claimed=False, record=_idempotency(row))
+                existing = _idempotency(row)
+                if not can_reclaim(
+                    existing.state, existing.record_id, existing.lease_until, existing.created_at, now
+                ):
+                    return IdempotencyClaim(claimed=False, record=existing)
             record = IdempotencyRecord(
                 key=key,
                 fingerprint=fingerprint,
                 state="in_progress",
                 created_at=now,
                 expires_at=ttl_expiry(now, ttl_s),
+                writer=new_writer(),
+                lease_until=now + lease_s,
             )
             db.execute(
                 "INSERT OR REPLACE INTO idempotency"
-                " (key, fingerprint, state, created_at, expires_at)"
-                " VALUES (?, ?, 'in_progress', ?, ?)",
-                (key, fingerprint, now, record.expires_at),
+                " (key, fingerprint, state, created_at, expires_at, writer, lease_until)"
+                " VALUES (?, ?, 'in_progress', ?, ?, ?, ?)",
+                (key, fingerprint, now, record.expires_at, record.writer, record.lease_until),
             )
             return IdempotencyClaim(claimed=True, record=record)
 
@@ -57,9 +70,19 @@ class SQLiteIdempotency(SQLiteCore):
                 (status_code, json.dumps(body), json.dumps(headers or {}), key),
             )
 
-    def release_idempotency(self, key: str) -> None:
+    def release_idempotency(self, key: str, *, writer: str | None = None) -> None:
         with self._tx() as db:
-            db.execute("DELETE FROM idempotency WHERE key = ? AND state = 'in_progress'", (key,))
+            release_claim(db, key, writer)
+
+
+def release_claim(db: sqlite3.Connection, key: str, writer: str | None) -> None:
+    """Delete the in-progress claim of ``key`` (only ``writer``'s, when given)."""
+    if writer is None:
+        db.execute("DELETE FROM idempotency WHERE key = ? AND state = 'in_progress'", (key,))
+    else:
+        db.execute(
+            "DELETE FROM idempotency WHERE key = ? AND state = 'in_progress' AND writer = ?", (key, writer)
+        )
 
 
 def _idempotency(row: sqlite3.Row) -> IdempotencyRecord:
@@ -72,4 +95,7 @@ def _idempotency(row: sqlite3.Row) -> IdempotencyRecord:
         status_code=row["status_code"],
         body=json.loads(row["body"]) if row["body"] is not None else None,
         headers=json.loads(row["headers"]) if row["headers"] is not None else {},
+        writer=row["writer"] or "",
+        lease_until=row["lease_until"],
+        record_id=row["record_id"],
     )

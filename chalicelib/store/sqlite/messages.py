@@ -39,6 +39,7 @@ class SQLiteMessages(SQLiteCore):
     CREATE INDEX IF NOT EXISTS messages_by_direction ON messages (instance, direction, id);
     CREATE INDEX IF NOT EXISTS messages_by_instance ON messages (instance, id);
     CREATE INDEX IF NOT EXISTS messages_unknown ON messages (instance, jid) WHERE status = 'unknown';
+    CREATE INDEX IF NOT EXISTS messages_unresolved ON messages (instance, jid) WHERE message_id IS NULL;
     CREATE INDEX IF NOT EXISTS messages_expiry ON messages (expires_at);
     CREATE TABLE IF NOT EXISTS orphans (
         instance TEXT NOT NULL, message_id TEXT NOT NULL, status TEXT NOT NULL, at TEXT NOT NULL,
@@ -158,8 +159,8 @@ class SQLiteMessages(SQLiteCore):
         self, instance: str, *, jid: str, fingerprint: str, since: str
     ) -> list[MessageRecord]:
         rows = self._read(
-            "SELECT data FROM messages WHERE instance = ? AND jid = ? AND status = 'unknown'"
-            " AND direction = 'outbound' AND message_id IS NULL AND fingerprint = ? ORDER BY id",
+            "SELECT data FROM messages WHERE instance = ? AND jid = ? AND message_id IS NULL"
+            " AND direction = 'outbound' AND fingerprint = ? ORDER BY id",
             (instance, jid, fingerprint),
         )
         found = [MessageRecord.model_validate_json(r["data"]) for r in rows]
