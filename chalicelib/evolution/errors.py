@@ -58,7 +58,10 @@ class EvolutionConnectionLostError(EvolutionTransportError):
 
 
 class EvolutionAPIError(EvolutionError):
-    """Evolution answered with an error."""
+    """Evolution answered with an error. ``from_evolution``: the body is in Evolution's own error
+    envelope (or the answer was a 2xx), so it is Evolution speaking, not a proxy in front of it."""
+
+    from_evolution = False
 
     def __init__(
         self, operation: str, status: int, messages: list[str], *, retry_after: int | None = None
@@ -202,7 +205,7 @@ def error_from_response(
     if 200 <= status < 300:
         if parsed is _UNUSABLE:
             return None, EvolutionBadResponseError(operation, status, [f"HTTP {status} without JSON"])
-        return body, _success_error(operation, status, body, expect_message_key)
+        return body, _spoken(_success_error(operation, status, body, expect_message_key), True)
     retry_after = _retry_after(headers)
     if not isinstance(body, dict | list | str):
         kind = "an empty body" if not text.strip() else "a body that is not JSON"
@@ -223,7 +226,7 @@ def error_from_response(
         elif "code" in body or "error" in body:
             message = body.get("code") or body.get("error")
     texts, objects, nested = _flatten(message)
-    return body, _error_for_status(
+    error = _error_for_status(
         operation,
         status=status,
         texts=texts,
@@ -232,6 +235,23 @@ def error_from_response(
         retry_after=retry_after,
         body=body,
     )
+    return body, _spoken(error, _is_evolution_envelope(status, body))
+
+
+def _is_evolution_envelope(status: int, body: Any) -> bool:
+    """Evolution's own error shape: ``{"status": <the HTTP status>, "error", "response" | "message"}``
+    (CONTRACT.md §2), or 2.4's ``{"code": "LICENSE_REQUIRED"}``."""
+    if not isinstance(body, dict):
+        return False
+    if body.get("code") == "LICENSE_REQUIRED":
+        return True
+    return body.get("status") == status and "error" in body and ("response" in body or "message" in body)
+
+
+def _spoken(error: EvolutionAPIError | None, by_evolution: bool) -> EvolutionAPIError | None:
+    if error is not None:
+        error.from_evolution = by_evolution
+    return error
 
 
 def _error_for_status(  # noqa: PLR0911 - one return per row of CONTRACT.md §2
@@ -301,15 +321,12 @@ def _success_error(  # noqa: PLR0911 - one return per success-shaped failure
     return EvolutionBadResponseError(operation, status, ["a send answer without key.id"])
 
 
-# Answers meaning Evolution did not send (or the request never reached it).
-_NOT_SENT = (
-    EvolutionConnectError,
-    EvolutionNotConnectedError,
-    EvolutionRateLimitError,
-    EvolutionUnavailableError,
-    EvolutionNotFoundError,
-    EvolutionAuthError,
-)
+# Never processed, whoever answered: the connection failed, the key was refused, no such route or
+# instance (these are checked before anything is sent).
+_NEVER_PROCESSED = (EvolutionConnectError, EvolutionAuthError, EvolutionNotFoundError)
+# Evolution's own word that it did not send, believed only in Evolution's own error envelope: the
+# same status from a proxy in front of it (a bare 503 or 429) proves nothing about the request.
+_EVOLUTION_DID_NOT_SEND = (EvolutionNotConnectedError, EvolutionRateLimitError, EvolutionUnavailableError)
 
 
 SendFate = Literal["not_sent", "maybe_sent", "refused"]
@@ -318,15 +335,21 @@ SendFate = Literal["not_sent", "maybe_sent", "refused"]
 def send_fate(error: EvolutionError) -> SendFate:
     """What a failed send means for the message, the one "did it leave?" decision:
 
-    - ``not_sent``: it never reached Evolution, or Evolution says it did not send (session closed,
-      rate limited, unavailable, no such instance, our key refused): safe to send again;
-    - ``maybe_sent``: no usable answer (read timeout, connection lost after sending, an answer that
-      cannot be read): it may have gone out, so it must never be re-sent blindly;
-    - ``refused``: Evolution answered with an error about this message (not on WhatsApp, a rejected
-      body, a Graph error, a server error): the send is recorded ``failed`` and that answer kept.
+    - ``not_sent``: proof that it did not go out: it never reached Evolution (connect error, key
+      refused, no such instance), or Evolution's own error body says it did not send (session
+      closed, rate limited, unavailable): safe to send again;
+    - ``maybe_sent``: no proof either way: no usable answer (read timeout, connection lost after
+      sending, an answer that cannot be read), any 5xx, or a 429/503 not in Evolution's own
+      envelope (a proxy's): it may have gone out, so it must never be re-sent blindly;
+    - ``refused``: Evolution refused this message (not on WhatsApp, a rejected body, a Graph
+      error): it did not go out; the send is recorded ``failed`` and that answer kept.
     """
-    if isinstance(error, _NOT_SENT):
+    if isinstance(error, _NEVER_PROCESSED):
         return "not_sent"
-    if isinstance(error, EvolutionTransportError | EvolutionBadResponseError):
+    if isinstance(error, _EVOLUTION_DID_NOT_SEND) and error.from_evolution:
+        return "not_sent"
+    if isinstance(error, EvolutionTransportError | EvolutionBadResponseError | EvolutionServerError):
+        return "maybe_sent"
+    if isinstance(error, EvolutionAPIError) and (error.status >= 500 or error.status == 429):
         return "maybe_sent"
     return "refused"

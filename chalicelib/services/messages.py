@@ -1,16 +1,6 @@
-"""Sending messages safely: claim the idempotency key, plan, execute the one Evolution call, record
-the outcome; and reading the records back.
-
-What happens to an ``Idempotency-Key`` when a send fails (a choice this module makes, on the one
-"did it leave?" decision, :func:`chalicelib.evolution.errors.send_fate`):
-- ``not_sent`` (the request never left, or Evolution says it did not send: connect error, session
-  closed, rate limited, unavailable): the key is **released**, so the same key may be retried later;
-- ``refused`` (not on WhatsApp, a rejected body, a Graph error): the record is ``failed`` and the
-  key **keeps that answer**;
-- ``maybe_sent`` (read timeout, connection lost after sending, or an answer that cannot be read,
-  such as a proxy's HTML 502): the record is ``unknown`` (504, or 502 for the unreadable answer)
-  and the key keeps that answer: retrying with the same key never re-sends blindly. A later
-  ``send.message`` webhook settles the record.
+"""Sending messages safely: plan the one Evolution call and hand it to the write-ahead ledger
+(:mod:`chalicelib.services.delivery`, which says what happens under every fault); and reading the
+records back.
 """
 
 from __future__ import annotations
@@ -20,19 +10,14 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from chalicelib import errors
-from chalicelib.clock import new_message_id, now_iso
 from chalicelib.evolution import errors as evo
-from chalicelib.logs import mask_phone
-from chalicelib.models.records import MessageRecord
+from chalicelib.services.delivery import IN_PROGRESS_WAIT_S, SendLedger, SendOutcome
 from chalicelib.services.integrations import IntegrationCache
-from chalicelib.services.message_plan import EvolutionSend, MessagePlanner, Outgoing
-from chalicelib.services.message_rules import map_status
+from chalicelib.services.message_plan import EvolutionSend, MessagePlanner
 from chalicelib.services.paging import page_body
-from chalicelib.services.upstream import translate
 
 if TYPE_CHECKING:
     from chalicelib.evolution import EvolutionClient
@@ -40,23 +25,11 @@ if TYPE_CHECKING:
     from chalicelib.models.api import SendMessageRequest, SendTemplateRequest
     from chalicelib.services.templates import Registry
     from chalicelib.settings import Settings
-    from chalicelib.store.base import IdempotencyRecord, Store
+    from chalicelib.store.base import Store
 
 logger = logging.getLogger(__name__)
 
-IDEMPOTENCY_TTL_S = 24 * 3600
-IN_PROGRESS_WAIT_S = 3.0  # how long a duplicate waits for the first request's answer
-IN_PROGRESS_POLL_S = 0.1
-IN_PROGRESS_RETRY_AFTER = 2
-
-
-@dataclass(frozen=True)
-class SendOutcome:
-    """The HTTP answer to a send: status, body, extra headers."""
-
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str] = field(default_factory=dict)
+__all__ = ["MessageService", "SendOutcome", "execute", "request_fingerprint"]
 
 
 def request_fingerprint(route: str, body: Any) -> str:
@@ -86,7 +59,6 @@ class MessageService:
         templates_registry: Registry | None = None,
         in_progress_wait_s: float = IN_PROGRESS_WAIT_S,
     ) -> None:
-        self.in_progress_wait_s = in_progress_wait_s
         self.evolution = evolution
         self.store = store
         self.settings = settings
@@ -99,8 +71,13 @@ class MessageService:
             integrations=self.integrations,
             templates_registry=templates_registry,
         )
-        self._clock = clock
-        self._sleep = sleep
+        self.ledger = SendLedger(
+            store=store,
+            instance=self.instance,
+            clock=clock,
+            sleep=sleep,
+            in_progress_wait_s=in_progress_wait_s,
+        )
 
     # -- delivery --------------------------------------------------------------------------------
 
@@ -111,76 +88,25 @@ class MessageService:
         idempotency_key: str | None,
         fingerprint: str,
     ) -> SendOutcome:
-        """Claim the key, plan, send once, record the outcome, keep the answer under the key."""
+        """Claim the key, plan, send once through the ledger, keep the answer under the key."""
         key = f"{self.instance}:{idempotency_key}" if idempotency_key else None
-        if key is not None:
-            replay = self._claim(key, fingerprint)
-            if replay is not None:
-                return replay
+        ticket = self.ledger.claim(key, fingerprint)
+        if isinstance(ticket, SendOutcome):
+            return ticket  # the key's answer, replayed
         try:
             outgoing = self.planner.plan(request)
         except BaseException:
-            if key is not None:
-                self.store.release_idempotency(key)
+            self.ledger.release(ticket)
             raise
-        outcome = self._send(outgoing, key)
-        if key is not None:
-            self.store.complete_idempotency(
-                key, status_code=outcome.status, body=outcome.body, headers=outcome.headers
-            )
-        return outcome
 
-    def _claim(self, key: str, fingerprint: str) -> SendOutcome | None:
-        """None when this request owns the key; else the stored answer (or an error)."""
-        deadline = self._clock() + self.in_progress_wait_s
-        while True:
-            claim = self.store.claim_idempotency(key, fingerprint, now=self._clock(), ttl_s=IDEMPOTENCY_TTL_S)
-            if claim.claimed:
-                return None
-            record = claim.record
-            if record.fingerprint != fingerprint:
-                raise errors.IdempotencyKeyReusedError(
-                    "This Idempotency-Key was used with a different request; use a new key."
-                )
-            if record.state == "done":
-                return _replay(record)
-            if self._clock() >= deadline:
-                raise errors.IdempotencyKeyInUseError(
-                    "A request with this Idempotency-Key is still being processed; retry shortly.",
-                    retry_after=IN_PROGRESS_RETRY_AFTER,
-                )
-            self._sleep(IN_PROGRESS_POLL_S)
+        def call() -> SentMessage:
+            try:
+                return execute(self.evolution, self.instance, outgoing.send)
+            except evo.EvolutionNotFoundError:
+                self._forget_integration()
+                raise
 
-    def _send(self, outgoing: Outgoing, key: str | None) -> SendOutcome:
-        try:
-            sent = execute(self.evolution, self.instance, outgoing.send)
-        except evo.EvolutionError as exc:
-            error = translate(exc, sending=True)
-            fate = evo.send_fate(exc)
-            if fate == "not_sent":
-                if key is not None:
-                    self.store.release_idempotency(key)
-                if isinstance(exc, evo.EvolutionNotFoundError):
-                    self._forget_integration()
-                raise error from exc
-            status = "unknown" if fate == "maybe_sent" else "failed"
-            record = self._record(outgoing, status=status, error=error)
-            if status == "unknown":
-                self._settle_from_webhook(record)
-            logger.warning(
-                "send %s", status, extra={"to": mask_phone(outgoing.recipient.to), "error": error.code}
-            )
-            body = errors.error_body(error)
-            body["Details"] = [{"id": record.id, "status": record.status}]
-            return SendOutcome(error.status, body, error.headers())
-        status = map_status(sent.status) or "pending"
-        record = self._record(
-            outgoing,
-            status=status,
-            message_id=sent.message_id,
-            jid=sent.remote_jid or outgoing.recipient.jid,
-        )
-        return SendOutcome(201, _accepted(record))
+        return self.ledger.send(ticket, outgoing, call)
 
     def _forget_integration(self) -> None:
         """The instance is gone: whatever was learnt about it is stale once it is created again."""
@@ -189,53 +115,6 @@ class MessageService:
             self.store.update_instance_state(self.instance, integration=None)
         except errors.StoreUnavailableError:
             logger.warning("could not forget the instance's integration", exc_info=True)
-
-    def _settle_from_webhook(self, record: MessageRecord) -> None:
-        """A ``send.message`` may have come in while we waited for the answer (Evolution sent, then
-        the answer was lost or late): it was parked for us, so attach its id now. Best effort."""
-        if record.jid is None or record.fingerprint is None:
-            return
-        try:
-            parked = self.store.take_parked_send(
-                self.instance, jid=record.jid, fingerprint=record.fingerprint, now=self._clock()
-            )
-            if parked is not None:
-                message_id, status = parked
-                self.store.attach_message_id(record.id, message_id, at=now_iso(), status=status)
-        except errors.StoreUnavailableError:
-            logger.warning("could not look for a parked send.message", exc_info=True)
-
-    def _record(
-        self,
-        outgoing: Outgoing,
-        *,
-        status: str,
-        message_id: str | None = None,
-        jid: str | None = None,
-        error: errors.ServiceError | None = None,
-    ) -> MessageRecord:
-        now = now_iso()
-        record = MessageRecord.model_validate(
-            {
-                "id": new_message_id(),
-                "instance": self.instance,
-                "direction": "outbound",
-                "message_id": message_id,
-                "type": outgoing.type,
-                "status": status,
-                "status_history": [{"status": status, "at": now}],
-                "to": outgoing.recipient.to,
-                "jid": jid or outgoing.recipient.jid,
-                "origin": "api",
-                "reference": outgoing.reference,
-                "fingerprint": outgoing.fingerprint,
-                "created_at": now,
-                "updated_at": now,
-                "error": {"code": error.code, "message": error.message} if error else None,
-                **{k: v for k, v in outgoing.extras.items() if v is not None},
-            }
-        )
-        return self.store.create_message(record)
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -258,26 +137,3 @@ class MessageService:
                 details=[{"loc": ["after"], "msg": "invalid cursor"}],
             ) from None
         return page_body(page)  # bounded in bytes too: Lambda answers at most 6 MB
-
-
-def _accepted(record: MessageRecord) -> dict[str, Any]:
-    """The 201 body of a send (API.md)."""
-    body: dict[str, Any] = {
-        "id": record.id,
-        "message_id": record.message_id,
-        "to": record.to,
-        "jid": record.jid,
-        "type": record.type,
-        "status": record.status,
-        "reference": record.reference,
-        "created_at": record.created_at,
-    }
-    if record.template is not None:
-        body["template"] = record.template
-    return body
-
-
-def _replay(record: IdempotencyRecord) -> SendOutcome:
-    body = record.body or {}
-    headers = {**record.headers, "Idempotent-Replayed": "true"}
-    return SendOutcome(record.status_code or 200, body, headers)

@@ -13,6 +13,11 @@ _GRAPH_NOT_ON_WHATSAPP = {131026}
 
 def translate(error: evo.EvolutionError, *, sending: bool = False) -> errors.ServiceError:
     """The API error for an Evolution failure. ``sending`` words timeouts as "may have been sent"."""
+    if sending and isinstance(error, evo.EvolutionAPIError) and evo.send_fate(error) == "maybe_sent":
+        return errors.UpstreamError(
+            "Evolution API answered with an error that does not say whether the message left; it may "
+            "or may not have been sent: check its status before retrying."
+        )
     if isinstance(error, evo.EvolutionConnectError):
         return errors.UpstreamUnavailableError(
             "Evolution API cannot be reached; nothing was sent. Try again shortly.",

@@ -121,7 +121,7 @@ class WebhookService:
         )
         for candidate in sorted(candidates, key=lambda r: r.created_at):
             if self.store.attach_message_id(candidate.id, event.message_id, at=at, status=status):
-                logger.info("timed-out send reconciled", extra={"id": candidate.id})
+                logger.info("a send reconciled by its send.message", extra={"id": candidate.id})
                 return True
         return False
 

@@ -153,25 +153,49 @@ def test_schema_errors_flatten_every_nested_message() -> None:
     assert error.messages == ['instance requires property "text"', "instance.number is not a string"]
 
 
+def _answer(status: int, text: str) -> evo.EvolutionError:
+    _, error = error_from_response("sendText", status, text, expect_message_key=True)
+    assert error is not None
+    return error
+
+
+GATEWAY_500 = json.dumps({"message": "Internal server error"})
+LICENSE = json.dumps({"status": 503, "code": "LICENSE_REQUIRED", "message": "license required"})
+GRAPH = json.dumps({"message": "bad", "type": "OAuthException", "code": 100, "fbtrace_id": "A"})
+
+
 @pytest.mark.parametrize(
     ("error", "fate"),
     [
         (evo.EvolutionConnectError("op", "refused"), "not_sent"),
-        (evo.EvolutionNotConnectedError("op", 400, ["Connection Closed"]), "not_sent"),
-        (evo.EvolutionRateLimitError("op", 429, ["slow down"]), "not_sent"),
-        (evo.EvolutionUnavailableError("op", 503, ["busy"]), "not_sent"),
-        (evo.EvolutionNotFoundError("op", 404, ["no instance"]), "not_sent"),
-        (evo.EvolutionAuthError("op", 401, ["Unauthorized"]), "not_sent"),
+        (_answer(400, _envelope(400, ["Error: Connection Closed"])), "not_sent"),
+        (_answer(500, _envelope(500, "Connection Closed")), "not_sent"),
+        (_answer(429, _envelope(429, "slow down")), "not_sent"),
+        (_answer(503, _envelope(503, "busy")), "not_sent"),
+        (_answer(503, LICENSE), "not_sent"),
+        (_answer(404, _envelope(404, ['The "acme" instance does not exist'])), "not_sent"),
+        (_answer(401, _envelope(401, "Unauthorized")), "not_sent"),
+        (_answer(401, ""), "not_sent"),
         (evo.EvolutionTimeoutError("op", "slow"), "maybe_sent"),
         (evo.EvolutionConnectionLostError("op", "reset"), "maybe_sent"),
-        (evo.EvolutionBadResponseError("op", 502, ["HTML"]), "maybe_sent"),
-        (evo.EvolutionNotOnWhatsAppError("op", 400, ["5511"]), "refused"),
-        (evo.EvolutionSchemaError("op", 400, ["text required"]), "refused"),
-        (evo.EvolutionGraphError("op", 201, ["bad"], 100), "refused"),
-        (evo.EvolutionServerError("op", 500, ["boom"]), "refused"),
+        (_answer(502, "<html>Bad Gateway</html>"), "maybe_sent"),
+        (_answer(503, ""), "maybe_sent"),
+        (_answer(503, "<html>busy</html>"), "maybe_sent"),
+        (_answer(429, ""), "maybe_sent"),
+        (_answer(500, _envelope(500, ["Error: socket hang up"])), "maybe_sent"),
+        (_answer(500, GATEWAY_500), "maybe_sent"),
+        (_answer(400, _envelope(400, [{"exists": False, "number": "5511", "jid": "5511@s"}])), "refused"),
+        (_answer(400, _envelope(400, [['instance requires property "text"']])), "refused"),
+        (_answer(201, GRAPH), "refused"),
     ],
 )
-def test_every_failed_send_has_one_fate_sent_again_maybe_out_or_refused(
-    error: evo.EvolutionError, fate: str
-) -> None:
+def test_a_failed_send_is_released_only_on_proof_it_never_left(error: evo.EvolutionError, fate: str) -> None:
+    """not_sent: it never reached Evolution, or Evolution's own envelope says it did not send;
+    maybe_sent: any 5xx, unreadable answer, or a proxy's bare 429/503; refused: Evolution refused it."""
     assert evo.send_fate(error) == fate
+
+
+def test_only_evolutions_own_envelope_counts_as_evolution_speaking() -> None:
+    assert _answer(503, _envelope(503, "busy")).from_evolution is True  # type: ignore[attr-defined]
+    assert _answer(503, "").from_evolution is False  # type: ignore[attr-defined]
+    assert _answer(500, GATEWAY_500).from_evolution is False  # type: ignore[attr-defined]

@@ -86,7 +86,15 @@ def test_a_template_send_with_its_template_reference_matches_the_document(
     [
         ({"body": requests.exceptions.ReadTimeout("slow")}, 504),
         ({"body": requests.exceptions.ConnectTimeout("down")}, 503),
-        ({"status": 429, "body": "", "headers": {"Retry-After": "42"}}, 429),
+        (
+            {
+                "status": 429,
+                "json": {"status": 429, "error": "x", "response": {"message": "slow down"}},
+                "headers": {"Retry-After": "42"},
+            },
+            429,
+        ),
+        ({"status": 429, "body": "", "headers": {"Retry-After": "42"}}, 502),
         (
             {
                 "status": 500,

@@ -161,11 +161,22 @@ def test_a_closed_session_is_503_instance_disconnected_with_retry_after(
     assert int(response.headers["Retry-After"]) > 0
 
 
-def test_a_429_is_rate_limited_with_retry_after(api: Any, evolution: RequestsMock) -> None:
-    evolution.post(SEND_TEXT, status=429, body="", headers={"Retry-After": "42"})
+def test_evolutions_own_429_is_rate_limited_with_retry_after(api: Any, evolution: RequestsMock) -> None:
+    body = {"status": 429, "error": "Too Many Requests", "response": {"message": ["rate limit"]}}
+    evolution.post(SEND_TEXT, status=429, json=body, headers={"Retry-After": "42"})
     response = _post(api, {"to": "+5511999999999", "text": "Hola"})
     assert response.status_code == 429
     assert response.headers["Retry-After"] == "42"
+
+
+def test_a_bare_429_from_a_proxy_may_have_been_sent_and_is_recorded_unknown(
+    api: Any, evolution: RequestsMock
+) -> None:
+    evolution.post(SEND_TEXT, status=429, body="", headers={"Retry-After": "42"})
+    response = _post(api, {"to": "+5511999999999", "text": "Hola"})
+    assert response.status_code == 502
+    assert "may or may not have been sent" in _json(response)["Message"]
+    assert _json(response)["Details"][0]["status"] == "unknown"
 
 
 def test_media_by_url_and_by_base64_send_valid_bodies_and_keep_only_metadata(

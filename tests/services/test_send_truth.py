@@ -21,9 +21,9 @@ from chalicelib.evolution.errors import EvolutionConnectError, EvolutionError, e
 from chalicelib.evolution.wire import SentMessage
 from chalicelib.models.api import SendMessageRequest
 from chalicelib.services.messages import MessageService, SendOutcome, request_fingerprint
-from chalicelib.services.webhook_parse import parse_envelope
-from chalicelib.services.webhooks import WebhookService
+from chalicelib.services.webhooks import WebhookService, parse_envelope
 from chalicelib.settings import load_settings
+from chalicelib.store.base import ClaimLostError
 from tests.conftest import load_webhook
 from tests.faults.faulty import Faulty
 from tests.store.conftest import _dynamodb_backend, _sqlite_backend, dynamodb_table
@@ -121,7 +121,7 @@ class World:
         req = SendMessageRequest.model_validate(body)
         try:
             return self.messages.deliver(
-                lambda: self.messages.plan(req),
+                req,
                 idempotency_key=key,
                 fingerprint=request_fingerprint("/messages", body),
             )
@@ -173,14 +173,9 @@ def world(store: Faulty, tmp_path: Path) -> World:
     return World(store, tmp_path)
 
 
-def _xfail(reason: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, reason=reason)
-
-
 # -- 1. the store fails after Evolution sent ------------------------------------------------------
 
 
-@_xfail("issue 12 (1): the record write after the send fails and the answer says 503 try again")
 def test_a_store_outage_after_the_send_still_answers_201_with_the_ids_evolution_gave(world: World) -> None:
     world.store_breaks_while_evolution_sends()
 
@@ -192,7 +187,6 @@ def test_a_store_outage_after_the_send_still_answers_201_with_the_ids_evolution_
     assert world.evolution.sends == [TEXT]
 
 
-@_xfail("issue 12 (1): a same-key retry after the outage gets 409 for 24 hours")
 def test_after_an_outage_the_send_message_webhook_settles_the_record_and_a_same_key_retry_replays(
     world: World,
 ) -> None:
@@ -213,7 +207,6 @@ def test_after_an_outage_the_send_message_webhook_settles_the_record_and_a_same_
     assert world.evolution.sends == [TEXT], "sent once"
 
 
-@_xfail("issue 12 (1): an in-progress claim never expires, so the key stays locked for 24 hours")
 def test_a_claim_whose_lease_ran_out_after_the_send_answers_unknown_and_never_resends(world: World) -> None:
     world.store_breaks_while_evolution_sends()
     first = world.send(key="k-lease")
@@ -232,7 +225,6 @@ def test_a_claim_whose_lease_ran_out_after_the_send_answers_unknown_and_never_re
     assert world.evolution.sends == [TEXT], "sent once"
 
 
-@_xfail("issue 12 (1): without a key the retry after a 503 sends a second time")
 def test_without_a_key_an_outage_after_the_send_leaves_no_reason_to_retry(world: World) -> None:
     world.store_breaks_while_evolution_sends()
 
@@ -244,7 +236,6 @@ def test_without_a_key_an_outage_after_the_send_leaves_no_reason_to_retry(world:
     assert [r["id"] for r in world.outbound()] == [first.body["id"]], "the write-ahead record exists"
 
 
-@_xfail("issue 12 (1): any other exception from the store after the send is a 500, key stuck")
 def test_an_unexpected_store_error_after_the_send_still_tells_the_truth(world: World) -> None:
     world.store_breaks_while_evolution_sends(ArithmeticError("decimal.Underflow"))
 
@@ -272,7 +263,6 @@ def test_a_store_outage_before_the_send_answers_503_and_sends_nothing(world: Wor
 # -- 3. what proves a request never left, and what does not -----------------------------------------
 
 
-@_xfail("issue 12 (3): a proxy's 5xx after the send is recorded failed, for good")
 @pytest.mark.parametrize(
     ("status", "text"),
     [
@@ -302,7 +292,6 @@ def test_a_5xx_after_the_request_may_have_arrived_is_unknown_and_a_later_webhook
     assert world.evolution.sends == [TEXT], "sent once"
 
 
-@_xfail("issue 12 (3): a bare 503/429 from a proxy releases the key, so a same-key retry sends twice")
 @pytest.mark.parametrize(("status", "text"), [(503, ""), (429, ""), (503, "<html>busy</html>")])
 def test_a_bare_503_or_429_is_no_proof_the_request_never_left_and_the_key_is_kept(
     world: World, status: int, text: str
@@ -343,7 +332,6 @@ def test_proof_the_request_never_left_releases_the_key_and_a_retry_sends(
     assert [r["id"] for r in world.outbound()] == [again.body["id"]], "no record of what never left"
 
 
-@_xfail("issue 12 (3): only unknown records are reconciled, a failed one never moves on")
 def test_a_failed_record_that_later_shows_send_message_and_acks_moves_on(world: World) -> None:
     world.evolution.error = answer(400, evolution_json(400, ["Error: unexpected"]))
     first = world.send()
@@ -357,3 +345,26 @@ def test_a_failed_record_that_later_shows_send_message_and_acks_moves_on(world: 
     assert record["message_id"] == "3EB0WENTOUT"
     assert record["status"] == "delivered"
     assert [h["status"] for h in record["status_history"]] == ["failed", "delivered"]
+
+
+def test_a_record_the_store_refuses_for_good_is_a_400_nothing_is_sent_and_the_key_is_free(
+    world: World,
+) -> None:
+    world.store.fail("begin_send", errors.StoreRejectedError("too large"), times=2)
+
+    first = world.send(key="k-rejected")
+    again = world.send(key="k-rejected")
+
+    assert (first.status, first.body["Code"]) == (400, "ValidationError")
+    assert (again.status, again.body["Code"]) == (400, "ValidationError"), "not 409: the key was given back"
+    assert world.evolution.sends == []
+    assert world.outbound() == []
+
+
+def test_a_claim_taken_over_before_the_write_ahead_sends_nothing(world: World) -> None:
+    world.store.fail("begin_send", ClaimLostError("taken over"))
+
+    first = world.send(key="k-lost")
+
+    assert (first.status, first.body["Code"]) == (409, "IdempotencyKeyInUse")
+    assert world.evolution.sends == []
