@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-RECONCILE_WINDOW = timedelta(minutes=5)  # how far back a timed-out send may be matched
+RECONCILE_WINDOW = timedelta(minutes=5)  # how far back a send without its WhatsApp id may be matched
 
 
 class WebhookService:
@@ -90,7 +90,8 @@ class WebhookService:
         return self.store.insert_inbound(record)
 
     def _confirm_send(self, event: MessageSent) -> bool:
-        """Confirm an API send; settle one left ``unknown`` by a timeout; else keep it for later."""
+        """Confirm an API send; settle one still without its WhatsApp id (written ahead and never
+        settled, ``unknown`` after a timeout, or ``failed`` although it left); else keep it for later."""
         status = event.status or "pending"
         at = now_iso()
         if self.store.get_message(self.instance, event.message_id) is None:
