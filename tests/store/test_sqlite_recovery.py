@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.errors import StoreUnavailableError
+from chalicelib.errors import StoreRejectedError, StoreUnavailableError
 from chalicelib.store.sqlite import SQLiteStore
 from tests.store.conftest import INSTANCE, msg_id, outbound
 
@@ -89,4 +89,12 @@ def test_ping_keeps_nothing_it_wrote(tmp_path: Path) -> None:
 
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT count(*) FROM store_probe").fetchone() == (0,)
+    store.close()
+
+
+def test_an_integer_sqlite_cannot_hold_is_a_permanent_refusal_not_unavailable(tmp_path: Path) -> None:
+    store = SQLiteStore(str(tmp_path / "store.db"))
+
+    with pytest.raises(StoreRejectedError):
+        store.claim_idempotency("key", "fp", now=1e30, ttl_s=2**70)  # an expiry over 64 bits
     store.close()

@@ -9,6 +9,7 @@ the deleted file where nothing can ever read it.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import sqlite3
@@ -20,6 +21,8 @@ from typing import Any, ClassVar
 
 from chalicelib.errors import StoreRejectedError, StoreUnavailableError
 from chalicelib.store.rules import DEFAULT_RETENTION_DAYS, REJECTED, UNAVAILABLE
+
+logger = logging.getLogger(__name__)
 
 PURGE_EVERY_S = 3600.0
 TABLE_NAME = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)", re.IGNORECASE)
@@ -204,6 +207,7 @@ class SQLiteCore:
                     conn.execute("ROLLBACK")
                 raise
         except (sqlite3.DataError, OverflowError) as e:
+            logger.error("the store refused a write for good", extra={"error": type(e).__name__})
             raise StoreRejectedError(REJECTED) from e
         except sqlite3.Error as e:
             raise StoreUnavailableError(UNAVAILABLE) from e
