@@ -24,9 +24,11 @@ from chalicelib.services.messages import MessageService, SendOutcome, request_fi
 from chalicelib.services.webhooks import WebhookService, parse_envelope
 from chalicelib.settings import load_settings
 from chalicelib.store.base import ClaimLostError
+from chalicelib.store.dynamodb import TABLE_DEFINITION, DynamoDBStore
 from tests.conftest import load_webhook
 from tests.faults.faulty import Faulty
 from tests.store.conftest import _dynamodb_backend, _sqlite_backend, dynamodb_table
+from tests.store.dropping_proxy import DroppingProxy, MotoServer, dynamodb_client
 
 __all__ = ["dynamodb_table"]  # a fixture, used by name
 
@@ -368,3 +370,37 @@ def test_a_claim_taken_over_before_the_write_ahead_sends_nothing(world: World) -
 
     assert (first.status, first.body["Code"]) == (409, "IdempotencyKeyInUse")
     assert world.evolution.sends == []
+
+
+# -- 2. a lost DynamoDB answer at any step of a send ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def moto_server() -> Iterator[MotoServer]:
+    with MotoServer() as server:
+        yield server
+
+
+@pytest.mark.parametrize("nth", [1, 2])
+@pytest.mark.parametrize("operation", ["PutItem", "TransactWriteItems", "GetItem"])
+def test_a_lost_dynamodb_answer_at_any_step_still_sends_once_and_answers_201(
+    moto_server: MotoServer, tmp_path: Path, operation: str, nth: int
+) -> None:
+    """The claim (PutItem), the write-ahead and the settle (TransactWriteItems), the reads: each
+    answer lost once in turn, botocore retrying as in production."""
+    with DroppingProxy(moto_server.url) as proxy:
+        client = dynamodb_client(proxy.url)
+        table = f"truth-{operation.lower()}-{nth}"
+        client.create_table(TableName=table, **TABLE_DEFINITION)
+        world = World(Faulty(DynamoDBStore(table, client=client)), tmp_path)
+        proxy.drop(operation, nth=nth)
+
+        first = world.send(key="k-lost-answer")
+        again = world.send(key="k-lost-answer")
+        dropped = proxy.dropped
+
+    assert dropped == [operation], "an answer was lost"
+    assert first.status == 201, first.body
+    assert again.body == first.body and again.headers.get("Idempotent-Replayed") == "true"
+    assert world.evolution.sends == [TEXT], "sent once"
+    assert world.record(first.body["id"])["message_id"] == first.body["message_id"]
