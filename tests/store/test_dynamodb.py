@@ -11,7 +11,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from chalicelib.errors import StoreUnavailableError
+from chalicelib.store.base import LEASE_S
 from chalicelib.store.dynamodb import TABLE_DEFINITION, TTL_ATTRIBUTE, DynamoDBStore
+from chalicelib.store.dynamodb.codec import encode
 from chalicelib.store.dynamodb.core import BACKOFF_CAP_S, TRANSACTION_ATTEMPTS
 from chalicelib.store.rules import epoch
 from tests.store.conftest import (
@@ -178,3 +180,13 @@ def test_sparse_pages_from_a_small_read_budget_never_skip_or_repeat(
 def _raw(client: Any, pk: str, sk: str) -> dict[str, Any]:
     item: dict[str, Any] = client.get_item(TableName=TABLE, Key={"pk": {"S": pk}, "sk": {"S": sk}})["Item"]
     return item
+
+
+def test_a_claim_from_before_leases_counts_as_leased_from_its_creation(dynamodb_table: Any) -> None:
+    store = DynamoDBStore(TABLE, client=dynamodb_table)
+    item = {"pk": "IDEM#old", "sk": "IDEM", "key": "old", "fingerprint": "fp", "state": "in_progress"}
+    item |= {"created_at": NOW, TTL_ATTRIBUTE: NOW + 86_400}
+    dynamodb_table.put_item(TableName=TABLE, Item=encode(item))
+
+    assert not store.claim_idempotency("old", "fp", now=NOW + LEASE_S - 1, ttl_s=86_400).claimed
+    assert store.claim_idempotency("old", "fp", now=NOW + LEASE_S, ttl_s=86_400).claimed

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from chalicelib.errors import StoreUnavailableError
+from chalicelib.store.base import LEASE_S
 from chalicelib.store.sqlite import SQLiteStore
 from chalicelib.store.sqlite.instances import SQLiteInstances
 from tests.store._race import claim_in_process
@@ -162,3 +163,30 @@ def test_each_concern_contributes_its_own_tables_and_a_composition_creates_only_
     assert {"instances", "idempotency", "messages", "orphans", "parked_sends"} <= {
         s.split()[5] for s in SQLiteStore.schema() if s.startswith("CREATE TABLE")
     }
+
+
+def test_a_file_from_before_leases_gains_the_new_columns_and_its_claims_count_as_leased(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE idempotency (key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL,"
+            " state TEXT NOT NULL, status_code INTEGER, body TEXT, headers TEXT,"
+            " created_at REAL NOT NULL, expires_at REAL NOT NULL)"
+        )
+        db.execute(
+            "INSERT INTO idempotency VALUES ('old', 'fp', 'in_progress', NULL, NULL, NULL, ?, ?)",
+            (NOW, NOW + 86_400),
+        )
+    store = SQLiteStore(str(path))
+
+    during = store.claim_idempotency("old", "fp", now=NOW + LEASE_S - 1, ttl_s=86_400)
+    after = store.claim_idempotency("old", "fp", now=NOW + LEASE_S, ttl_s=86_400)
+
+    assert not during.claimed and during.record.lease_until is None
+    assert after.claimed and after.record.writer
+    with sqlite3.connect(path) as db:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(idempotency)")}
+    assert {"writer", "lease_until", "record_id"} <= columns
+    store.close()

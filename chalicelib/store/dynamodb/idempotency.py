@@ -45,11 +45,12 @@ class DynamoDBIdempotency(DynamoDBCore):
         item: dict[str, Any] = {**idempotency_key(key), "key": key, "fingerprint": fingerprint}
         item |= {"state": "in_progress", "created_at": now, TTL_ATTRIBUTE: record.expires_at}
         item |= {WRITER: record.writer, "lease_until": record.lease_until}
-        # Free: no claim, an expired one, or one whose lease ran out before it wrote a send ahead.
+        # Free: no claim, an expired one, or one whose lease ran out before it wrote a send ahead
+        # (a claim from before leases existed is leased for LEASE_S from its creation).
         condition = (
             f"{NEW} OR #exp <= :now"
             " OR (#state = :in_progress AND attribute_not_exists(#rid)"
-            " AND (attribute_not_exists(#lease) OR #lease <= :now))"
+            " AND (#lease <= :now OR (attribute_not_exists(#lease) AND #created <= :stale)))"
         )
         for _ in range(TRANSACTION_ATTEMPTS):
             try:
@@ -62,8 +63,11 @@ class DynamoDBIdempotency(DynamoDBCore):
                         "#state": "state",
                         "#rid": "record_id",
                         "#lease": "lease_until",
+                        "#created": "created_at",
                     },
-                    ExpressionAttributeValues=encode({":now": now, ":in_progress": "in_progress"}),
+                    ExpressionAttributeValues=encode(
+                        {":now": now, ":in_progress": "in_progress", ":stale": now - LEASE_S}
+                    ),
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
                 return IdempotencyClaim(claimed=True, record=record)
