@@ -346,6 +346,8 @@ def send_fate(error: EvolutionError) -> SendFate:
     """
     if isinstance(error, _NEVER_PROCESSED):
         return "not_sent"
+    if isinstance(error, EvolutionServerError) and error.status == 404:
+        return "refused"  # "Cannot POST /…": this Evolution has no such route; nothing was done
     if isinstance(error, _EVOLUTION_DID_NOT_SEND) and error.from_evolution:
         return "not_sent"
     if isinstance(error, EvolutionTransportError | EvolutionBadResponseError | EvolutionServerError):

@@ -187,6 +187,7 @@ GRAPH = json.dumps({"message": "bad", "type": "OAuthException", "code": 100, "fb
         (_answer(400, _envelope(400, [{"exists": False, "number": "5511", "jid": "5511@s"}])), "refused"),
         (_answer(400, _envelope(400, [['instance requires property "text"']])), "refused"),
         (_answer(201, GRAPH), "refused"),
+        (_answer(404, _envelope(404, ["Cannot POST /message/sendText/acme"])), "refused"),
     ],
 )
 def test_a_failed_send_is_released_only_on_proof_it_never_left(error: evo.EvolutionError, fate: str) -> None:
