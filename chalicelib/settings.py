@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+logger = logging.getLogger(__name__)
 
 SECRET_FIELDS = ("EVOLUTION_API_KEY", "API_KEYS", "WEBHOOK_SECRET")
 _PLACEHOLDER_MARKERS = ("change", "example", "placeholder", "replace", "dev-", "local", "xxx")
@@ -201,6 +204,22 @@ def load_settings(ssm_client: Any = None, **overrides: Any) -> Settings:
             name = ".".join(str(p) for p in error["loc"]) or str(context.get("setting", "settings"))
             problems.append(SettingProblem(name, error["msg"].removeprefix("Value error, ")))
         raise SettingsError(problems) from None
+
+
+_reported: set[str] = set()
+
+
+def report_once(error: SettingsError) -> None:
+    """Log a settings error at ERROR the first time this process meets it (names only, never values)."""
+    text = str(error)
+    if text in _reported:
+        return
+    _reported.add(text)
+    logger.error(
+        "the service is misconfigured: %s",
+        " ".join(problem.sentence() for problem in error.problems),
+        extra={"settings": error.names},
+    )
 
 
 @cache
