@@ -410,7 +410,7 @@ def _responses(method: str, op: Operation, schemas: _Schemas, *, authorized: boo
             "content": {op.media_type: {"schema": body_schema}},
         }
     by_status: dict[int, list[type[errors.ServiceError]]] = {}
-    error_classes = [*op.errors, errors.ServiceMisconfiguredError]  # the gate before every view
+    error_classes: list[type[errors.ServiceError]] = [*op.errors, errors.ServiceMisconfiguredError]
     if method in WRITE_METHODS:  # Chalice refuses a non-JSON Content-Type before the view runs
         error_classes.append(_FrameworkError)
     for cls in error_classes:
