@@ -118,6 +118,14 @@ class Operation:
     headers: Mapping[str, str] = field(default_factory=dict)  # extra documented response headers
 
 
+LANGUAGE_FALLBACK = (
+    "`language` is optional; without it the template's default language is used. A well-formed code "
+    "(`es`, `es-MX`, `ES_mx`) picks that language's body, else its primary language's (`es_MX` → `es`), "
+    "else **falls back to the template's default language without an error**: the answer's "
+    "`template.language` (a send) or `language` (a preview) says which body was used. A malformed "
+    "code is a 422 `TemplateError`."
+)
+
 OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/health"): Operation(
         "Health of Evolution, the WhatsApp session and the store",
@@ -160,6 +168,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         (*_SEND, errors.TemplateError, errors.TemplateNotSupportedError),
         request=api.SendTemplateRequest,
         idempotent=True,
+        description=LANGUAGE_FALLBACK,
     ),
     ("GET", "/messages"): Operation(
         "List messages, newest first",
@@ -185,6 +194,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         (errors.BadRequestError, errors.ValidationError, errors.NotFoundError, errors.TemplateError),
         request=api.PreviewRequest,
         body_required=False,
+        description=LANGUAGE_FALLBACK,
     ),
     ("POST", "/webhook"): Operation(
         "Evolution delivers an event",

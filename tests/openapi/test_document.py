@@ -190,3 +190,13 @@ def test_path_parameters_come_from_the_route_table(document: dict[str, Any]) -> 
 def test_the_served_document_needs_no_auth_header_and_says_how_long_to_cache(api: Any) -> None:
     response = api.http.get("/openapi.json", headers=auth())
     assert response.headers["Cache-Control"] == "public, max-age=300"
+
+
+def test_the_template_routes_document_the_language_fallback(document: dict[str, Any]) -> None:
+    for path in ("/messages/template", "/templates/{name}/preview"):
+        operation = document["paths"][path]["post"]
+        assert "falls back to the template's default language" in operation["description"], path
+        schema = document["components"]["schemas"][
+            operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+        ]
+        assert "falls back" in schema["properties"]["language"]["description"]
