@@ -61,10 +61,13 @@ fuzz: $(STAMP)
 	$(BIN)/pytest -q tests/fuzz
 
 # `chalice package` with resources/dynamodb-table.json merged in: the stage's table comes with the stack.
+# Then bytecode for the runtime's Python into deployment.zip (and chalice's cached copy, which
+# `chalice deploy` reuses): Lambda's /var/task is read-only, so without it every cold start compiles.
 package: $(STAMP)
 	rm -rf $(PKG_DIR)
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(BIN)/chalice package --stage $(STAGE) \
 		--merge-template $(MERGE_TEMPLATE) $(PKG_DIR)
+	$(BIN)/python scripts/compile_package.py $(PKG_DIR) --chalice-cache .
 
 package-check: package
 	$(BIN)/cfn-lint $(PKG_DIR)/sam.json
