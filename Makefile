@@ -13,14 +13,15 @@ MERGE_TEMPLATE ?= resources/dynamodb-table.json
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# `make run` installs only what running needs (requirements-run.txt); every other target the rest.
+# `make run` installs only what running needs (requirements-run.txt), with the pip the venv came
+# with; every other target adds the test tools (requirements-dev.txt) with an up-to-date pip.
 $(RUN_STAMP): $(BIN)/python requirements.txt requirements-run.txt
 	$(BIN)/pip install --quiet -r requirements-run.txt
 	touch $(RUN_STAMP)
 
 $(STAMP): $(RUN_STAMP) requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
