@@ -237,25 +237,24 @@ def _banner(running: Plan, upstream: str) -> str:
     return "\n".join(lines)
 
 
+def simulator_argv(port: int, env: Mapping[str, str]) -> list[str]:
+    """The simulator's command line (``--flag=value``: a generated key may start with a dash)."""
+    return [
+        sys.executable,
+        "-m",
+        "devtools.evolution_simulator",
+        f"--host={HOST}",
+        f"--port={port}",
+        f"--api-key={env['EVOLUTION_API_KEY']}",
+    ]
+
+
 def run(running: Plan) -> None:
     """Start the simulator (if any) and `chalice local`; return when asked to stop, raise Failed otherwise."""
     processes: list[tuple[str, subprocess.Popen[bytes]]] = []
     try:
         if running.simulator_port is not None:
-            simulator = _start(
-                [
-                    sys.executable,
-                    "-m",
-                    "devtools.evolution_simulator",
-                    "--host",
-                    HOST,
-                    "--port",
-                    str(running.simulator_port),
-                    "--api-key",
-                    running.env["EVOLUTION_API_KEY"],
-                ],
-                running.env,
-            )
+            simulator = _start(simulator_argv(running.simulator_port, running.env), running.env)
             processes.append(("the Evolution simulator", simulator))
             _wait_for_port(running.simulator_port, simulator, "the Evolution simulator")
         chalice = Path(sys.executable).with_name("chalice")

@@ -164,6 +164,22 @@ def processes_with(*needles: str) -> list[int]:
     return found
 
 
+def processes_on_port(port: int) -> list[int]:
+    """Process ids started with ``--port N`` or ``--port=N`` (chalice local, the simulator)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        pairs = zip(argv, argv[1:], strict=False)
+        if f"--port={port}" in argv or any(a == "--port" and b == str(port) for a, b in pairs):
+            found.append(int(entry.name))
+    return found
+
+
 def children_of(pid: int) -> list[int]:
     """Every live descendant of ``pid``."""
     parents: dict[int, int] = {}

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,7 @@ from tests.runner import (
     clean_env,
     copy_checkout,
     listening,
+    processes_on_port,
     processes_with,
     run_to_exit,
     start_runner,
@@ -63,7 +65,7 @@ def test_a_missing_setting_is_one_sentence_and_exit_2_before_anything_starts(che
     assert done.returncode == 2
     assert _problems(done.stderr) == ["EVOLUTION_API_KEY is not set; it is required."]
     assert done.stdout == "", "no banner, no process output: nothing was started"
-    assert not processes_with("--port", str(port))
+    assert not processes_on_port(port)
 
 
 @pytest.mark.e2e
@@ -101,7 +103,7 @@ def test_a_busy_port_is_one_sentence_and_a_non_zero_exit(checkout: Path, listene
         f"Port {listener} ({busy}) is already in use on 127.0.0.1; stop what holds it or set {busy} to a free port."
     ]
     assert done.stdout == ""
-    assert not processes_with("--port", str(other))
+    assert not processes_on_port(other)
 
 
 @pytest.mark.e2e
@@ -113,7 +115,7 @@ def test_a_child_that_dies_at_startup_stops_the_other_and_exits_1(tmp_path: Path
     assert done.returncode == 1
     assert f"make run: chalice local exited with code 1 before listening on port {port}" in done.stderr
     assert not listening(simulator_port), "the simulator was stopped too"
-    assert not processes_with("--port", str(simulator_port))
+    assert not processes_on_port(simulator_port)
     assert "Service:" not in done.stdout
 
 
@@ -132,6 +134,7 @@ def test_a_signal_to_the_runner_alone_stops_both_children_and_frees_the_ports(
         assert requests.get(f"http://127.0.0.1:{simulator_port}/_sim/", timeout=5).status_code == 200
         children = children_of(runner.process.pid)
         assert len(children) >= 2, children
+        assert processes_on_port(port) and processes_on_port(simulator_port), "both found while running"
         assert runner.stop(signum) == 0
     finally:
         runner.stop(signal.SIGKILL)
@@ -141,6 +144,7 @@ def test_a_signal_to_the_runner_alone_stops_both_children_and_frees_the_ports(
     assert not [pid for pid in children if alive(pid)], runner.output()
     assert not listening(port)
     assert not listening(simulator_port)
+    assert not processes_on_port(port) and not processes_on_port(simulator_port)
     assert "Ctrl-C stops everything." in runner.output()
 
 
@@ -150,7 +154,7 @@ def test_a_child_that_stops_later_stops_the_runner_with_exit_1(checkout: Path) -
     runner = start_runner(checkout, clean_env(), port, simulator_port)
     try:
         runner.wait_until_serving()
-        [simulator] = processes_with("devtools.evolution_simulator", str(simulator_port))
+        [simulator] = processes_with("devtools.evolution_simulator", f"--port={simulator_port}")
         os.kill(simulator, signal.SIGKILL)
         assert runner.process.wait(timeout=20) == 1
     finally:
@@ -223,6 +227,16 @@ def test_the_same_port_twice_is_a_problem(tmp_path: Path) -> None:
     problems: list[str] = []
     run_local.plan({"PORT": "9000", "SIMULATOR_PORT": "9000"}, {}, problems, data=tmp_path)
     assert problems == ["PORT and SIMULATOR_PORT are both 9000; give them different ports."]
+
+
+def test_a_generated_key_that_starts_with_a_dash_reaches_the_simulator_intact() -> None:
+    from devtools.evolution_simulator.__main__ import parse_args
+
+    argv = run_local.simulator_argv(9081, {"EVOLUTION_API_KEY": "-starts-with-a-dash"})
+    assert argv[:3] == [sys.executable, "-m", "devtools.evolution_simulator"]
+    parsed = parse_args(argv[3:])
+    assert parsed.api_key == "-starts-with-a-dash"
+    assert parsed.port == 9081
 
 
 def test_a_port_someone_listens_on_is_a_problem_and_a_free_one_is_not(listener: int) -> None:
