@@ -15,9 +15,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # `make run` installs only what running needs (requirements-run.txt), with the pip the venv came
-# with; every other target adds the test tools (requirements-dev.txt) with an up-to-date pip.
+# with and without byte-compiling every file (Python compiles what it imports, once); every other
+# target adds the test tools (requirements-dev.txt) with an up-to-date pip.
 $(RUN_STAMP): $(BIN)/python requirements.txt requirements-run.txt
-	$(BIN)/pip install --quiet -r requirements-run.txt
+	$(BIN)/pip install --quiet --no-compile -r requirements-run.txt
 	touch $(RUN_STAMP)
 
 $(STAMP): $(RUN_STAMP) requirements-dev.txt
