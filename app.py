@@ -10,6 +10,7 @@ from typing import Any
 
 from chalice.app import Chalice, Cron, Request, Response
 
+from chalicelib import deps
 from chalicelib.logs import get_logger, request_id_var
 from chalicelib.routes import auth, docs, gate, messages, qr, session, templates, webhooks
 
@@ -54,5 +55,4 @@ def request_context(event: Request, get_response: Callable[[Request], Response])
 def health_check(event: Any) -> dict[str, Any]:
     """Every 5 minutes: the /health checks, EMF metrics, an alert when the session leaves open."""
     get_logger()
-    summary: dict[str, Any] = session.health_service().run_scheduled()
-    return summary
+    return deps.health_service().run_scheduled()

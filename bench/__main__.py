@@ -8,7 +8,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import cold_import, environment, package, packaged_import, send_message, webhooks
+from bench import cold_import, environment, limits, package, packaged_import, send_message, webhooks
 from bench.report import Section, publish
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,6 +27,7 @@ def main() -> None:
         sent, sent_ids = send_message.run(url)
         sections.append(sent)
         sections.append(webhooks.run(WEBHOOK_FIXTURES, sent_ids))
+    sections.append(limits.run(WEBHOOK_FIXTURES))
     with tempfile.TemporaryDirectory(prefix="bench-package-") as package_dir:
         built = package.build(ROOT, Path(package_dir))
         sections.append(package.run(built))

@@ -1,7 +1,14 @@
-"""Process-wide collaborators, each built on first use and reused by warm invocations."""
+"""Process-wide collaborators and the services built on them: the only place they are wired.
+
+Each factory returns its real type. Collaborators (settings, the Evolution client, the store, the
+integration cache) are built on first use and reused by warm invocations; services are cheap and
+built per call. Service modules are imported inside the factories, so a cold start pays only for
+what its first request uses. :func:`reset` forgets every process cache.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -9,7 +16,22 @@ from chalicelib.settings import get_settings
 
 if TYPE_CHECKING:
     from chalicelib.evolution import EvolutionClient
+    from chalicelib.services.health import HealthService
+    from chalicelib.services.instances import InstanceService
+    from chalicelib.services.integrations import IntegrationCache
+    from chalicelib.services.messages import MessageService
+    from chalicelib.services.webhooks import WebhookService
     from chalicelib.store.base import Store
+
+
+_RESETS: list[Callable[[], None]] = []
+
+
+def on_reset(clear: Callable[[], None]) -> Callable[[], None]:
+    """Have :func:`reset` call ``clear``: how a module's own process cache (the bundled templates,
+    the OpenAPI document, the QR page) joins the one reset without this module importing it."""
+    _RESETS.append(clear)
+    return clear
 
 
 @cache
@@ -36,8 +58,60 @@ def get_store() -> Store:
     return store_from_url(get_settings().STORE_URL)
 
 
+@cache
+def get_integrations() -> IntegrationCache:
+    """What this process has learnt about the instance's integration (Baileys or Cloud API)."""
+    from chalicelib.services.integrations import IntegrationCache  # noqa: PLC0415
+
+    return IntegrationCache()
+
+
+def message_service() -> MessageService:
+    """Sends, looks up and lists messages."""
+    from chalicelib.services.messages import MessageService  # noqa: PLC0415
+
+    return MessageService(
+        evolution=get_evolution(),
+        store=get_store(),
+        settings=get_settings(),
+        integrations=get_integrations(),
+    )
+
+
+def instance_service() -> InstanceService:
+    """The WhatsApp session: status, connect, disconnect."""
+    from chalicelib.services.instances import InstanceService  # noqa: PLC0415
+
+    return InstanceService(
+        evolution=get_evolution(),
+        settings=get_settings(),
+        store=get_store(),
+        integrations=get_integrations(),
+    )
+
+
+def health_service() -> HealthService:
+    """The /health checks and the scheduled job."""
+    from chalicelib.services.health import HealthService  # noqa: PLC0415
+
+    return HealthService(evolution=get_evolution(), store=get_store(), settings=get_settings())
+
+
+def webhook_service() -> WebhookService:
+    """Applies Evolution's webhook events to the store."""
+    from chalicelib.services.webhooks import WebhookService  # noqa: PLC0415
+
+    return WebhookService(store=get_store(), instance=get_settings().INSTANCE_NAME)
+
+
 def reset() -> None:
-    """Forget every cached collaborator and the settings (tests, and a changed environment)."""
+    """Forget every process cache: the settings, every collaborator, what was learnt about the
+    instance, and each cache registered with :func:`on_reset` (tests, and a changed environment)."""
+    if get_integrations.cache_info().currsize:
+        get_integrations().clear()
+    get_integrations.cache_clear()
     get_evolution.cache_clear()
     get_store.cache_clear()
     get_settings.cache_clear()
+    for clear in _RESETS:
+        clear()

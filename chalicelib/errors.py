@@ -171,8 +171,10 @@ class UpstreamTimeoutError(ServiceError):
 
 
 def error_body(error: ServiceError) -> dict[str, Any]:
-    """The public JSON body of ``error``, in Chalice's own error shape."""
-    body: dict[str, Any] = {"Code": error.code, "Message": error.message}
+    """The public JSON body of ``error``, in Chalice's own error shape, its sizes capped."""
+    from chalicelib.limits import MAX_MESSAGE_CHARS, bounded_details, clip  # noqa: PLC0415
+
+    body: dict[str, Any] = {"Code": error.code, "Message": clip(error.message, MAX_MESSAGE_CHARS)}
     if error.details:
-        body["Details"] = error.details
+        body["Details"] = bounded_details(error.details)
     return body

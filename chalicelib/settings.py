@@ -9,7 +9,7 @@ import os
 import re
 from dataclasses import dataclass
 from functools import cache, cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import (
     Field,
@@ -22,12 +22,15 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+if TYPE_CHECKING:
+    from chalicelib.urlguard import Allowlist
+
 logger = logging.getLogger(__name__)
 
 SECRET_FIELDS = ("EVOLUTION_API_KEY", "API_KEYS", "WEBHOOK_SECRET")
 _PLACEHOLDER_MARKERS = ("change", "example", "placeholder", "replace", "dev-", "local", "xxx")
 _MIN_PROD_SECRET_LENGTH = 16
-_SHA256_KEY = re.compile(r"sha256:[0-9a-fA-F]{64}")
+_SHA256_KEY = re.compile(r"(?i:sha256):[0-9a-fA-F]{64}")
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,9 @@ class Settings(BaseSettings):
     ALERT_TOPIC_ARN: str | None = Field(default=None, pattern=r"^arn:aws[\w-]*:sns:")
     AUTO_RESTART: bool = False
     SSM_PARAMETER_PREFIX: str | None = None
+    # Private hosts (names, IP addresses, CIDR networks) that media URLs and event destinations
+    # may point at although they are not public; everything else private is refused.
+    URL_ALLOWLIST: str = Field(default="", max_length=4096)
     # Timeouts (seconds). Worst case for one call: 2 connect attempts + the read timeout, kept
     # under API Gateway's 29 s: 2 * EVOLUTION_CONNECT_TIMEOUT + EVOLUTION_MAX_READ_TIMEOUT.
     EVOLUTION_CONNECT_TIMEOUT: float = Field(default=2.0, gt=0, le=5)
@@ -113,6 +119,27 @@ class Settings(BaseSettings):
             raise ValueError("must start with sqlite:/// or dynamodb://")
         return value
 
+    @field_validator("API_KEYS")
+    @classmethod
+    def _well_formed_digests(cls, value: SecretStr) -> SecretStr:
+        """A ``sha256:`` entry is a digest or an error: never taken as a plain key (in any stage)."""
+        entries = [e.strip() for e in value.get_secret_value().split(",") if e.strip()]
+        for position, entry in enumerate(entries, start=1):
+            if entry[:7].lower() == "sha256:" and not _SHA256_KEY.fullmatch(entry):
+                raise ValueError(
+                    f"entry {position} starts with sha256: but is not sha256: followed by the 64 hex "
+                    "digits of a key's SHA-256 digest"
+                )
+        return value
+
+    @field_validator("URL_ALLOWLIST")
+    @classmethod
+    def _valid_allowlist(cls, value: str) -> str:
+        from chalicelib.urlguard import Allowlist  # noqa: PLC0415
+
+        Allowlist.parse(value)
+        return value
+
     @model_validator(mode="after")
     def _no_placeholder_secrets_in_prod(self) -> Settings:
         if self.STAGE != "prod":
@@ -137,14 +164,18 @@ class Settings(BaseSettings):
             entry = raw.strip()
             if not entry:
                 continue
-            if entry.startswith("sha256:") and len(entry) == 71:
-                try:
-                    digests.append(bytes.fromhex(entry[7:]))
-                    continue
-                except ValueError:
-                    pass
-            digests.append(hashlib.sha256(entry.encode()).digest())
+            if _SHA256_KEY.fullmatch(entry):  # the validator refused every other sha256: entry
+                digests.append(bytes.fromhex(entry[7:]))
+            else:
+                digests.append(hashlib.sha256(entry.encode()).digest())
         return tuple(digests)
+
+    @cached_property
+    def url_allowlist(self) -> Allowlist:
+        """``URL_ALLOWLIST`` parsed: the private hosts outbound URLs may point at."""
+        from chalicelib.urlguard import Allowlist  # noqa: PLC0415
+
+        return Allowlist.parse(self.URL_ALLOWLIST)
 
     @property
     def evolution_base_url(self) -> str:

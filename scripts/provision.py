@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from chalicelib.settings import SECRET_FIELDS  # noqa: E402
-from chalicelib.store.dynamodb_table import TABLE_DEFINITION, TTL_ATTRIBUTE  # noqa: E402
+from chalicelib.store.dynamodb.table import TABLE_DEFINITION, TTL_ATTRIBUTE  # noqa: E402
 
 APP_NAME = "whatsapp-evolution"
 STAGES = ("dev", "prod")

@@ -174,8 +174,6 @@ def test_an_error_message_never_contains_a_secret_value(
         "s3cr3t-short",
         "example-0123456789abcdef0123456789",
         "replace-with-a-real-secret-please",
-        "sha256:",
-        "sha256:change-me-later-please",
     ],
 )
 def test_prod_refuses_placeholder_or_short_secrets(
@@ -259,6 +257,43 @@ def test_api_keys_accept_plain_and_sha256_entries_and_ignore_blanks(
     settings = load_settings()
     assert len(settings.api_key_digests) == 3
     assert settings.api_key_matches(presented) is accepted
+
+
+MALFORMED_DIGESTS = [
+    "sha256:",
+    "sha256:change-me-later-please",
+    "sha256:" + "a" * 63,  # one digit short
+    "sha256:" + "a" * 65,
+    "sha256:" + "g" * 64,  # not hex
+    "sha256:" + "٣" * 64,  # digits, but not ASCII hex
+    "SHA256:" + "0" * 63 + "x",
+    "sha256: " + "a" * 64,
+]
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+@pytest.mark.parametrize("entry", MALFORMED_DIGESTS)
+def test_a_malformed_sha256_entry_is_refused_at_load_in_every_stage(
+    monkeypatch: pytest.MonkeyPatch, stage: str, entry: str
+) -> None:
+    secrets = PROD_SECRETS if stage == "prod" else {}
+    api_keys = f"{PROD_SECRETS['API_KEYS']},{entry}"
+    _set_env(monkeypatch, _valid(STAGE=stage, **{**secrets, "API_KEYS": api_keys}))
+    with pytest.raises(SettingsError) as excinfo:
+        load_settings()
+    problems = _problems(excinfo.value)
+    assert len(problems) == 1 and problems[0].startswith("API_KEYS: ")
+    assert "entry 2 starts with sha256:" in problems[0]
+    assert entry[7:].strip() == "" or entry[7:].strip() not in problems[0]  # the entry is not echoed
+    assert PROD_SECRETS["API_KEYS"] not in problems[0]
+
+
+def test_a_well_formed_sha256_entry_in_capitals_is_a_digest(monkeypatch: pytest.MonkeyPatch) -> None:
+    digest = _sha256("beta-key-0002")
+    _set_env(monkeypatch, _valid(API_KEYS="SHA256:" + digest.removeprefix("sha256:").upper()))
+    settings = load_settings()
+    assert settings.api_key_matches("beta-key-0002")
+    assert not settings.api_key_matches(digest)
 
 
 @pytest.mark.parametrize("blank", ["", " , ,", ","])
@@ -493,3 +528,11 @@ def test_importing_the_app_with_an_empty_environment_reads_no_settings(tmp_path:
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_url_allowlist_is_parsed_and_a_bad_entry_names_the_setting() -> None:
+    settings = load_settings(**_valid(URL_ALLOWLIST="files.intranet.example,10.20.0.0/16"))
+    assert settings.url_allowlist.allows_name("files.intranet.example")
+    assert load_settings(**_valid()).url_allowlist.names == frozenset()
+    with pytest.raises(SettingsError, match="URL_ALLOWLIST"):
+        load_settings(**_valid(URL_ALLOWLIST="not a host!"))

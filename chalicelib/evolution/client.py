@@ -32,15 +32,6 @@ from chalicelib.evolution.errors import (
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER_CAP = 2.0
-# Events the service consumes; registered on the instance's webhook by connect.
-WEBHOOK_EVENTS = [
-    "MESSAGES_UPSERT",
-    "MESSAGES_UPDATE",
-    "MESSAGES_DELETE",
-    "SEND_MESSAGE",
-    "CONNECTION_UPDATE",
-    "QRCODE_UPDATED",
-]
 
 
 class CappedRetry(Retry):
@@ -250,10 +241,6 @@ class EvolutionClient:
             raise EvolutionBadResponseError("connectionState", 200, ["no instance.state in the answer"])
         return state
 
-    def restart(self, instance: str) -> wire.ConnectResult:
-        body = self._request("POST", f"/instance/restart/{self._instance(instance)}", operation="restart")
-        return wire.ConnectResult.from_body(body)
-
     def logout(self, instance: str) -> dict[str, Any]:
         body = self._request("DELETE", f"/instance/logout/{self._instance(instance)}", operation="logout")
         return body if isinstance(body, dict) else {}
@@ -266,19 +253,6 @@ class EvolutionClient:
             json=wire.SetWebhook(webhook=config).body(),
         )
         return body if isinstance(body, dict) else {}
-
-    def find_webhook(self, instance: str) -> dict[str, Any] | None:
-        body = self._request("GET", f"/webhook/find/{self._instance(instance)}", operation="findWebhook")
-        return body if isinstance(body, dict) else None
-
-    def whatsapp_numbers(self, instance: str, numbers: list[str]) -> list[dict[str, Any]]:
-        body = self._request(
-            "POST",
-            f"/chat/whatsappNumbers/{self._instance(instance)}",
-            operation="whatsappNumbers",
-            json=wire.WhatsAppNumbers(numbers=numbers).body(),
-        )
-        return [item for item in body if isinstance(item, dict)] if isinstance(body, list) else []
 
     # -- sends (never retried once they may have reached the server) -------------------------
 

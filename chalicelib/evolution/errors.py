@@ -1,7 +1,7 @@
 """Evolution API errors: one typed tree, and the one function that reads every error shape.
 
     EvolutionError                      anything that went wrong talking to Evolution
-    ├── EvolutionTransportError         no usable HTTP answer (``may_have_reached`` says if it left)
+    ├── EvolutionTransportError         no usable HTTP answer
     │   ├── EvolutionConnectError       connection refused, DNS, connect timeout: never reached it
     │   ├── EvolutionTimeoutError       read timeout: the request may have been processed
     │   └── EvolutionConnectionLostError  connection dropped mid-request: may have been processed
@@ -21,12 +21,14 @@
 
 Fields, not formatted strings: ``status``, ``messages`` (every message found, flattened to text)
 and, where they exist, ``retry_after``, ``graph_code``, ``not_on_whatsapp``.
+
+Whether a failed send left for WhatsApp is decided once, by :func:`send_fate`.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 
 class EvolutionError(Exception):
@@ -36,8 +38,6 @@ class EvolutionError(Exception):
 class EvolutionTransportError(EvolutionError):
     """No usable HTTP answer came back."""
 
-    may_have_reached = True
-
     def __init__(self, operation: str, reason: str) -> None:
         super().__init__(f"{operation}: {reason}")
         self.operation = operation
@@ -46,8 +46,6 @@ class EvolutionTransportError(EvolutionError):
 
 class EvolutionConnectError(EvolutionTransportError):
     """The connection could not be made: the request never reached Evolution."""
-
-    may_have_reached = False
 
 
 class EvolutionTimeoutError(EvolutionTransportError):
@@ -292,3 +290,34 @@ def _success_error(  # noqa: PLR0911 - one return per success-shaped failure
             return EvolutionRateLimitError(operation, status, texts)
         return EvolutionGraphError(operation, status, texts, graph_code)
     return EvolutionBadResponseError(operation, status, ["a send answer without key.id"])
+
+
+# Answers meaning Evolution did not send (or the request never reached it).
+_NOT_SENT = (
+    EvolutionConnectError,
+    EvolutionNotConnectedError,
+    EvolutionRateLimitError,
+    EvolutionUnavailableError,
+    EvolutionNotFoundError,
+    EvolutionAuthError,
+)
+
+
+SendFate = Literal["not_sent", "maybe_sent", "refused"]
+
+
+def send_fate(error: EvolutionError) -> SendFate:
+    """What a failed send means for the message, the one "did it leave?" decision:
+
+    - ``not_sent``: it never reached Evolution, or Evolution says it did not send (session closed,
+      rate limited, unavailable, no such instance, our key refused): safe to send again;
+    - ``maybe_sent``: no usable answer (read timeout, connection lost after sending, an answer that
+      cannot be read): it may have gone out, so it must never be re-sent blindly;
+    - ``refused``: Evolution answered with an error about this message (not on WhatsApp, a rejected
+      body, a Graph error, a server error): the send is recorded ``failed`` and that answer kept.
+    """
+    if isinstance(error, _NOT_SENT):
+        return "not_sent"
+    if isinstance(error, EvolutionTransportError | EvolutionBadResponseError):
+        return "maybe_sent"
+    return "refused"

@@ -94,10 +94,6 @@ class CreateInstance(Wire):
     webhook: WebhookConfig | None = None
 
 
-class WhatsAppNumbers(Wire):
-    numbers: list[str] = Field(min_length=1)
-
-
 class SentMessage(BaseModel):
     """What a send answered: the WhatsApp message id, the chat, Evolution's status."""
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from chalicelib.limits import coordinate
+from chalicelib.models.records import Direction, Status
 
 
 class ApiModel(BaseModel):
@@ -27,7 +30,15 @@ class MediaIn(ApiModel):
     """A media attachment: a public ``url`` or raw ``base64`` (no ``data:`` prefix)."""
 
     type: MediaKind
-    url: str | None = Field(default=None, min_length=8, max_length=2048)
+    url: str | None = Field(
+        default=None,
+        min_length=8,
+        max_length=2048,
+        description=(
+            "http(s), no user name or password; not a loopback, private or link-local host, as a "
+            "literal or a name resolving to one, unless the operator allowlists it (URL_ALLOWLIST)."
+        ),
+    )
     base64: str | None = Field(default=None, min_length=4)
     caption: str | None = Field(default=None, max_length=1024)
     filename: str | None = Field(default=None, min_length=1, max_length=255)
@@ -47,8 +58,10 @@ class MediaIn(ApiModel):
 
 
 class LocationIn(ApiModel):
-    latitude: float = Field(ge=-90, le=90)
-    longitude: float = Field(ge=-180, le=180)
+    """Coordinates are rounded to 7 decimals (about 1 cm) before anything is sent or stored."""
+
+    latitude: Annotated[float, Field(ge=-90, le=90), AfterValidator(coordinate)]
+    longitude: Annotated[float, Field(ge=-180, le=180), AfterValidator(coordinate)]
     name: str = Field(default="", max_length=256)
     address: str = Field(default="", max_length=512)
 
@@ -67,7 +80,12 @@ class ReactionIn(ApiModel):
 
 
 class _SendCommon(ApiModel):
-    to: str = Field(min_length=3, max_length=64)
+    to: str = Field(
+        min_length=3,
+        max_length=64,
+        description="An international number in ASCII digits (`+`, spaces, dashes, parentheses allowed), "
+        "a group JID (`…@g.us`) or a `…@lid` id.",
+    )
     reply_to: str | None = Field(default=None, pattern=MESSAGE_ID_PATTERN)
     delay_ms: int | None = Field(default=None, ge=0, le=20000)
     reference: str | None = Field(default=None, min_length=1, max_length=128)
@@ -95,14 +113,6 @@ class SendMessageRequest(_SendCommon):
             raise ValueError("link_preview applies to text messages only")
         return self
 
-    @property
-    def kind(self) -> str:
-        if self.text is not None:
-            return "text"
-        if self.media is not None:
-            return self.media.type
-        return "location" if self.location is not None else "reaction"
-
 
 class SendTemplateRequest(_SendCommon):
     """``POST /messages/template``."""
@@ -125,3 +135,24 @@ class PreviewRequest(ApiModel):
         description="Default: the template's own. An unavailable language falls back to the default.",
     )
     variables: dict[str, str | int | float] = Field(default_factory=dict, max_length=50)
+
+
+class ListMessagesQuery(BaseModel):
+    """``GET /messages``'s query parameters: the route validates them with this model and the
+    OpenAPI document describes them from it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    direction: Direction | None = Field(default=None, description="Only inbound or only outbound messages.")
+    status: Status | None = Field(default=None, description="Only messages in this status.")
+    after: str | None = Field(
+        default=None, min_length=1, max_length=512, description="The `next` cursor of the previous page."
+    )
+    limit: int = Field(default=20, ge=1, le=100, description="Page size.")
+
+    @field_validator("limit", mode="before")
+    @classmethod
+    def _whole_number(cls, value: object) -> object:
+        if isinstance(value, str) and not value.isdigit():
+            raise ValueError("must be a whole number from 1 to 100")
+        return value

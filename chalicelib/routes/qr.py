@@ -10,6 +10,9 @@ from pathlib import Path
 
 from chalice.app import Blueprint, Response
 
+from chalicelib.deps import on_reset
+from chalicelib.openapi import Operation, documented
+from chalicelib.openapi.operation import HTML
 from chalicelib.routes._http import api_view
 
 bp = Blueprint(__name__)
@@ -60,7 +63,13 @@ def page() -> tuple[str, dict[str, str]]:
     return html, headers
 
 
+on_reset(page.cache_clear)
+
+
 @bp.route("/connect/qr", methods=["GET"])
+@documented(
+    Operation("A page a person links the WhatsApp session with", "session", {200: None}, media_type=HTML)
+)
 @api_view
 def connect_qr() -> Response:
     html, headers = page()

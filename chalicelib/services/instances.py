@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING, Any
 from chalicelib import errors
 from chalicelib.clock import now_iso
 from chalicelib.evolution import errors as evo
-from chalicelib.evolution.client import WEBHOOK_EVENTS
 from chalicelib.evolution.wire import WebhookConfig
+from chalicelib.services.integrations import BAILEYS
 from chalicelib.services.upstream import translate
 
 if TYPE_CHECKING:
     from chalicelib.evolution import EvolutionClient
+    from chalicelib.services.integrations import IntegrationCache
     from chalicelib.settings import Settings
     from chalicelib.store.base import Store
 
@@ -26,9 +27,11 @@ def webhook_config(settings: Settings) -> WebhookConfig | None:
     url = settings.webhook_url
     if url is None:
         return None
+    from chalicelib.services.webhooks import subscriptions  # noqa: PLC0415 - only when connecting
+
     return WebhookConfig(
         url=url,
-        events=list(WEBHOOK_EVENTS),
+        events=subscriptions(),
         headers={"X-Webhook-Secret": settings.WEBHOOK_SECRET.get_secret_value()},
     )
 
@@ -36,7 +39,7 @@ def webhook_config(settings: Settings) -> WebhookConfig | None:
 def pairing_number(phone: str) -> str:
     """The digits Evolution wants for a pairing code, or a ValidationError."""
     digits = re.sub(r"[\s().+-]", "", phone)
-    if not digits.isdigit() or not 8 <= len(digits) <= 15:
+    if not (digits.isascii() and digits.isdigit()) or not 8 <= len(digits) <= 15:
         raise errors.ValidationError(
             "phone must be an international number such as +5511999999999.",
             details=[{"loc": ["phone"], "msg": "must be 8 to 15 digits with country code"}],
@@ -47,10 +50,18 @@ def pairing_number(phone: str) -> str:
 class InstanceService:
     """Drives the one Evolution instance this service owns."""
 
-    def __init__(self, *, evolution: EvolutionClient, settings: Settings, store: Store | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        evolution: EvolutionClient,
+        settings: Settings,
+        store: Store | None = None,
+        integrations: IntegrationCache | None = None,
+    ) -> None:
         self.evolution = evolution
         self.settings = settings
         self.store = store
+        self.integrations = integrations
         self.instance = settings.INSTANCE_NAME
 
     def status(self) -> dict[str, Any]:
@@ -112,14 +123,22 @@ class InstanceService:
             state = self.evolution.connection_state(self.instance)
         except evo.EvolutionNotFoundError:
             try:
-                self.evolution.create_instance(self.instance, integration="WHATSAPP-BAILEYS", webhook=config)
+                self.evolution.create_instance(self.instance, integration=BAILEYS, webhook=config)
                 logger.info("instance created", extra={"instance": self.instance})
+                self._created(BAILEYS)
                 return "close"
             except evo.EvolutionNameTakenError:
                 state = self.evolution.connection_state(self.instance)  # created concurrently
         if config is not None:
             self.evolution.set_webhook(self.instance, config)
         return state
+
+    def _created(self, integration: str) -> None:
+        """A new instance may not be the one whose integration was learnt before (it was deleted
+        and created again): this process forgets it, and the store keeps the new one."""
+        if self.integrations is not None:
+            self.integrations.forget(self.instance)
+        self._remember(integration=integration)
 
     def _connected(self) -> dict[str, Any]:
         self._remember(state="open", qr_code=None, pairing_code=None, code=None)

@@ -1,41 +1,43 @@
-"""Sending messages safely: plan the Evolution call, claim the idempotency key, record the outcome.
+"""Sending messages safely: claim the idempotency key, plan, execute the one Evolution call, record
+the outcome; and reading the records back.
 
-What happens to an ``Idempotency-Key`` when a send fails (a choice this module makes):
-- the request never left, or Evolution says it did not send (connect error, session closed,
-  rate limited, unavailable): the key is **released**, so the same key may be retried later;
-- Evolution refused the message (not on WhatsApp, a rejected body, a Graph error): the record is
-  ``failed`` and the key **keeps that answer**;
-- the outcome is unknown (read timeout, connection lost after sending, or an answer that cannot
-  be read, such as a proxy's HTML 502): the record is ``unknown`` (504, or 502 for the unreadable
-  answer) and the key keeps that answer: retrying with the same key never re-sends blindly. A
-  later ``send.message`` webhook settles the record.
+What happens to an ``Idempotency-Key`` when a send fails (a choice this module makes, on the one
+"did it leave?" decision, :func:`chalicelib.evolution.errors.send_fate`):
+- ``not_sent`` (the request never left, or Evolution says it did not send: connect error, session
+  closed, rate limited, unavailable): the key is **released**, so the same key may be retried later;
+- ``refused`` (not on WhatsApp, a rejected body, a Graph error): the record is ``failed`` and the
+  key **keeps that answer**;
+- ``maybe_sent`` (read timeout, connection lost after sending, or an answer that cannot be read,
+  such as a proxy's HTML 502): the record is ``unknown`` (504, or 502 for the unreadable answer)
+  and the key keeps that answer: retrying with the same key never re-sends blindly. A later
+  ``send.message`` webhook settles the record.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from chalicelib import errors
 from chalicelib.clock import new_message_id, now_iso
 from chalicelib.evolution import errors as evo
 from chalicelib.logs import mask_phone
 from chalicelib.models.records import MessageRecord
-from chalicelib.services.recipients import Recipient, normalize_recipient
+from chalicelib.services.integrations import IntegrationCache
+from chalicelib.services.message_plan import EvolutionSend, MessagePlanner, Outgoing
+from chalicelib.services.message_rules import map_status
+from chalicelib.services.paging import page_body
 from chalicelib.services.upstream import translate
-from chalicelib.services.webhook_parse import content_fingerprint, map_status
 
 if TYPE_CHECKING:
     from chalicelib.evolution import EvolutionClient
     from chalicelib.evolution.wire import SentMessage
-    from chalicelib.models.api import MediaIn, SendMessageRequest, SendTemplateRequest
+    from chalicelib.models.api import SendMessageRequest, SendTemplateRequest
     from chalicelib.services.templates import Registry
     from chalicelib.settings import Settings
     from chalicelib.store.base import IdempotencyRecord, Store
@@ -46,38 +48,6 @@ IDEMPOTENCY_TTL_S = 24 * 3600
 IN_PROGRESS_WAIT_S = 3.0  # how long a duplicate waits for the first request's answer
 IN_PROGRESS_POLL_S = 0.1
 IN_PROGRESS_RETRY_AFTER = 2
-MB = 1024 * 1024
-MEDIA_LIMITS = {"image": 5 * MB, "audio": 16 * MB, "video": 16 * MB, "document": 100 * MB}
-
-# Evolution answered that it did not send: the idempotency key is released.
-_NOT_SENT = (
-    evo.EvolutionConnectError,
-    evo.EvolutionNotConnectedError,
-    evo.EvolutionRateLimitError,
-    evo.EvolutionUnavailableError,
-    evo.EvolutionNotFoundError,
-    evo.EvolutionAuthError,
-)
-
-# No usable answer: the message may or may not have gone out.
-_MAYBE_SENT = (evo.EvolutionTransportError, evo.EvolutionBadResponseError)
-
-SendCall = Callable[["EvolutionClient", str], "SentMessage"]
-BAILEYS = "WHATSAPP-BAILEYS"
-CLOUD_API = "WHATSAPP-BUSINESS"
-_INTEGRATIONS: dict[str, str] = {}  # per process: an instance's integration never changes
-
-
-@dataclass
-class Outgoing:
-    """One planned send: the Evolution call to make and what the record will keep."""
-
-    type: str
-    recipient: Recipient
-    call: SendCall
-    fingerprint: str
-    reference: str | None = None
-    extras: dict[str, Any] = field(default_factory=dict)  # text, caption, media, location, …
 
 
 @dataclass(frozen=True)
@@ -95,26 +65,10 @@ def request_fingerprint(route: str, body: Any) -> str:
     return hashlib.sha256(f"{route}\n{canonical}".encode()).hexdigest()
 
 
-def _base64_size(value: str, kind: str) -> int:
-    if value.lstrip().lower().startswith("data:"):
-        raise errors.ValidationError(
-            "media.base64 must be raw base64, without a data: prefix.",
-            details=[{"loc": ["media", "base64"], "msg": "remove the data:...;base64, prefix"}],
-        )
-    try:
-        size = len(base64.b64decode(value, validate=True))
-    except (binascii.Error, ValueError):
-        raise errors.ValidationError(
-            "media.base64 is not valid base64.",
-            details=[{"loc": ["media", "base64"], "msg": "not valid base64"}],
-        ) from None
-    if size > MEDIA_LIMITS[kind]:
-        limit = MEDIA_LIMITS[kind] // MB
-        raise errors.ValidationError(
-            f"media is too large for {kind} ({size} bytes; the limit is {limit} MB).",
-            details=[{"loc": ["media", "base64"], "msg": f"over the {limit} MB limit for {kind}"}],
-        )
-    return size
+def execute(evolution: EvolutionClient, instance: str, send: EvolutionSend) -> SentMessage:
+    """Make the Evolution call a plan describes: the only place a send reaches the client."""
+    method = getattr(evolution, send.operation)
+    return cast("SentMessage", method(instance, **send.arguments))
 
 
 class MessageService:
@@ -126,6 +80,7 @@ class MessageService:
         evolution: EvolutionClient,
         store: Store,
         settings: Settings,
+        integrations: IntegrationCache | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         templates_registry: Registry | None = None,
@@ -133,183 +88,37 @@ class MessageService:
     ) -> None:
         self.in_progress_wait_s = in_progress_wait_s
         self.evolution = evolution
-        self.templates_registry = templates_registry  # None: the bundled templates
         self.store = store
         self.settings = settings
         self.instance = settings.INSTANCE_NAME
+        self.integrations = integrations if integrations is not None else IntegrationCache()
+        self.planner = MessagePlanner(
+            evolution=evolution,
+            store=store,
+            settings=settings,
+            integrations=self.integrations,
+            templates_registry=templates_registry,
+        )
         self._clock = clock
         self._sleep = sleep
-
-    # -- planning --------------------------------------------------------------------------------
-
-    def recipient(self, to: str) -> Recipient:
-        return normalize_recipient(to, self.settings.DEFAULT_COUNTRY)
-
-    def plan(self, req: SendMessageRequest) -> Outgoing:
-        """Validate everything that can be checked before sending, and build the Evolution call."""
-        recipient = self.recipient(req.to)
-        common: dict[str, Any] = {"delay_ms": req.delay_ms, "quoted_id": req.reply_to}
-        number = recipient.number
-        if req.text is not None:
-            text = req.text
-            return Outgoing(
-                "text",
-                recipient,
-                lambda c, i: c.send_text(i, number, text, link_preview=req.link_preview, **common),
-                content_fingerprint("text", text),
-                req.reference,
-                {"text": text},
-            )
-        if req.media is not None:
-            return self._plan_media(req.media, recipient, common, req.reference)
-        if req.location is not None:
-            loc = req.location
-            return Outgoing(
-                "location",
-                recipient,
-                lambda c, i: c.send_location(
-                    i,
-                    number,
-                    latitude=loc.latitude,
-                    longitude=loc.longitude,
-                    name=loc.name,
-                    address=loc.address,
-                    **common,
-                ),
-                content_fingerprint("location", f"{loc.latitude:.6f},{loc.longitude:.6f}"),
-                req.reference,
-                {"location": loc.model_dump()},
-            )
-        if req.reaction is None:  # unreachable: the model guarantees exactly one content field
-            raise errors.ValidationError("Give exactly one of text, media, location or reaction.")
-        return self._plan_reaction(req.reaction.message_id, req.reaction.emoji, recipient, req.reference)
-
-    def _plan_media(
-        self, media: MediaIn, recipient: Recipient, common: dict[str, Any], reference: str | None
-    ) -> Outgoing:
-        size = _base64_size(media.base64, media.type) if media.base64 is not None else None
-        source = media.base64 if media.base64 is not None else str(media.url)
-        meta = {
-            "type": media.type,
-            "url": media.url,
-            "mimetype": media.mimetype,
-            "filename": media.filename,
-            "size": size,
-        }
-        number = recipient.number
-        call: SendCall
-        if media.type == "audio":
-            call = lambda c, i: c.send_audio(i, number, source, **common)  # noqa: E731
-        else:
-            call = lambda c, i: c.send_media(  # noqa: E731
-                i,
-                number,
-                mediatype=media.type,
-                media=source,
-                mimetype=media.mimetype,
-                caption=media.caption,
-                file_name=media.filename,
-                **common,
-            )
-        return Outgoing(
-            media.type,
-            recipient,
-            call,
-            content_fingerprint(media.type, media.caption or ""),
-            reference,
-            {"caption": media.caption, "media": {k: v for k, v in meta.items() if v is not None}},
-        )
-
-    def _plan_reaction(
-        self, target_id: str, emoji: str, recipient: Recipient, reference: str | None
-    ) -> Outgoing:
-        target = self.store.get_message(self.instance, target_id)
-        if target is None or target.message_id is None or target.jid is None:
-            raise errors.NotFoundError(
-                "reaction.message_id is not a message this service knows.",
-                details=[{"loc": ["reaction", "message_id"], "msg": "unknown message"}],
-            )
-        wa_id, chat, from_me = target.message_id, target.jid, target.direction == "outbound"
-        return Outgoing(
-            "reaction",
-            Recipient(to=recipient.to, number=recipient.number, jid=chat),
-            lambda c, i: c.send_reaction(i, message_id=wa_id, remote_jid=chat, from_me=from_me, emoji=emoji),
-            content_fingerprint("reaction", f"{wa_id}:{emoji}"),
-            reference,
-            {"reaction": {"message_id": wa_id, "emoji": emoji}},
-        )
-
-    def plan_template(self, req: SendTemplateRequest) -> Outgoing:
-        """Render the template; send it as text (Baileys) or as the mapped Meta template (Cloud API)."""
-        from chalicelib.services import templates  # noqa: PLC0415 - loads the registry on first use
-
-        recipient = self.recipient(req.to)
-        rendered = templates.render(
-            req.template, req.language, req.variables, registry=self.templates_registry
-        )
-        template_info = {"name": rendered.template, "language": rendered.language}
-        number = recipient.number
-        if self.integration() == CLOUD_API:
-            if rendered.meta_name is None or rendered.meta_language is None:
-                raise errors.TemplateNotSupportedError(
-                    f"Template {req.template!r} has no Meta template mapping, and this instance "
-                    "is a WhatsApp Cloud API instance that can only send approved Meta templates."
-                )
-            meta_name, meta_language = rendered.meta_name, rendered.meta_language
-            components = templates.build_meta_components(rendered)
-            call: SendCall = lambda c, i: c.send_template(  # noqa: E731
-                i, number, name=meta_name, language=meta_language, components=components
-            )
-            template_info["meta_name"] = meta_name
-        else:
-            text = rendered.text
-            call = lambda c, i: c.send_text(  # noqa: E731
-                i, number, text, delay_ms=req.delay_ms, quoted_id=req.reply_to
-            )
-        return Outgoing(
-            "template",
-            recipient,
-            call,
-            content_fingerprint("text", rendered.text),
-            req.reference,
-            {"text": rendered.text, "template": template_info},
-        )
-
-    def integration(self) -> str:
-        """The instance's integration, learned once from fetchInstances and kept in the store."""
-        cached = _INTEGRATIONS.get(self.instance)
-        if cached:
-            return cached
-        saved = self.store.get_instance_state(self.instance)
-        integration = saved.integration if saved else None
-        if not integration:
-            try:
-                found = self.evolution.fetch_instances(self.instance)
-            except evo.EvolutionError as exc:
-                raise translate(exc) from exc
-            mine = [i for i in found if i.get("name") == self.instance] or found
-            if not mine:
-                raise errors.InstanceNotFoundError(
-                    "The WhatsApp instance does not exist in Evolution API; call POST /connect to create it."
-                )
-            integration = str(mine[0].get("integration") or BAILEYS)
-            self.store.update_instance_state(self.instance, integration=integration)
-        _INTEGRATIONS[self.instance] = integration
-        return integration
 
     # -- delivery --------------------------------------------------------------------------------
 
     def deliver(
-        self, plan: Callable[[], Outgoing], *, idempotency_key: str | None, fingerprint: str
+        self,
+        request: SendMessageRequest | SendTemplateRequest,
+        *,
+        idempotency_key: str | None,
+        fingerprint: str,
     ) -> SendOutcome:
-        """Claim the key, send once, record the outcome, keep the answer under the key."""
+        """Claim the key, plan, send once, record the outcome, keep the answer under the key."""
         key = f"{self.instance}:{idempotency_key}" if idempotency_key else None
         if key is not None:
             replay = self._claim(key, fingerprint)
             if replay is not None:
                 return replay
         try:
-            outgoing = plan()
+            outgoing = self.planner.plan(request)
         except BaseException:
             if key is not None:
                 self.store.release_idempotency(key)
@@ -344,14 +153,17 @@ class MessageService:
 
     def _send(self, outgoing: Outgoing, key: str | None) -> SendOutcome:
         try:
-            sent = outgoing.call(self.evolution, self.instance)
+            sent = execute(self.evolution, self.instance, outgoing.send)
         except evo.EvolutionError as exc:
             error = translate(exc, sending=True)
-            if isinstance(exc, _NOT_SENT):
+            fate = evo.send_fate(exc)
+            if fate == "not_sent":
                 if key is not None:
                     self.store.release_idempotency(key)
+                if isinstance(exc, evo.EvolutionNotFoundError):
+                    self._forget_integration()
                 raise error from exc
-            status = "unknown" if isinstance(exc, _MAYBE_SENT) else "failed"
+            status = "unknown" if fate == "maybe_sent" else "failed"
             record = self._record(outgoing, status=status, error=error)
             if status == "unknown":
                 self._settle_from_webhook(record)
@@ -369,6 +181,14 @@ class MessageService:
             jid=sent.remote_jid or outgoing.recipient.jid,
         )
         return SendOutcome(201, _accepted(record))
+
+    def _forget_integration(self) -> None:
+        """The instance is gone: whatever was learnt about it is stale once it is created again."""
+        self.integrations.forget(self.instance)
+        try:
+            self.store.update_instance_state(self.instance, integration=None)
+        except errors.StoreUnavailableError:
+            logger.warning("could not forget the instance's integration", exc_info=True)
 
     def _settle_from_webhook(self, record: MessageRecord) -> None:
         """A ``send.message`` may have come in while we waited for the answer (Evolution sent, then
@@ -437,7 +257,7 @@ class MessageService:
                 "after: not a cursor this API returned.",
                 details=[{"loc": ["after"], "msg": "invalid cursor"}],
             ) from None
-        return {"items": [r.public() for r in page.items], "next": page.next}
+        return page_body(page)  # bounded in bytes too: Lambda answers at most 6 MB
 
 
 def _accepted(record: MessageRecord) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from typing import Any
 
 import pydantic
 
+from chalicelib.deps import on_reset
 from chalicelib.errors import NotFoundError, TemplateError, TemplateNotSupportedError
 from chalicelib.models.templates import (
     LANGUAGE_CODE,
@@ -81,6 +82,9 @@ def load_registry(directory: Path | None = None) -> Registry:
 @cache
 def _bundled_registry() -> Registry:
     return read_registry(TEMPLATES_DIR)
+
+
+on_reset(_bundled_registry.cache_clear)
 
 
 def read_registry(directory: Path) -> Registry:

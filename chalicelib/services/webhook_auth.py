@@ -12,6 +12,9 @@ from typing import Any, TypeGuard
 import jwt
 
 LEEWAY_SECONDS = 30
+# Evolution's tokens live 10 minutes (exp = iat + 600); a longer-lived token is not one it minted,
+# and a stolen one must not stay good for years.
+MAX_LIFETIME_SECONDS = 15 * 60
 _CLAIMS = {"app": "evolution", "action": "webhook"}
 
 
@@ -25,8 +28,9 @@ def authenticate(
     """How the delivery proved it knows ``secret`` (``"header"``, ``"jwt"``, ``"token"``), or None.
 
     Accepted, in this order: ``X-Webhook-Secret: <secret>``; ``Authorization: Bearer <JWT>`` signed
-    HS256 with the secret, with ``app="evolution"``, ``action="webhook"`` and an unexpired ``exp``
-    (what Evolution sends for a webhook ``headers.jwt_key``); ``?token=<secret>`` (Evolution's global
+    HS256 with the secret, with ``app="evolution"``, ``action="webhook"``, an ``iat`` not in the
+    future, an unexpired ``exp`` at most :data:`MAX_LIFETIME_SECONDS` after ``iat`` (what Evolution
+    sends for a webhook ``headers.jwt_key``); ``?token=<secret>`` (Evolution's global
     webhook cannot send headers). Secrets are compared in constant time; nothing here logs.
     """
     if not secret:
@@ -63,7 +67,12 @@ def _valid_jwt(token: str, secret: str, now: float) -> bool:
                 secret,
                 algorithms=["HS256"],
                 # PyJWT would check time claims against its own clock: _in_time checks them at `now`.
-                options={"require": ["exp"], "verify_exp": False, "verify_iat": False, "verify_nbf": False},
+                options={
+                    "require": ["exp", "iat"],
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                },
             )
     except (jwt.PyJWTError, ValueError):  # ValueError: a token that is not even text
         return False
@@ -71,11 +80,14 @@ def _valid_jwt(token: str, secret: str, now: float) -> bool:
 
 
 def _in_time(claims: dict[str, Any], now: float) -> bool:
-    """``exp`` not past, ``iat``/``nbf`` (when present) not in the future, each with the leeway."""
-    exp = claims.get("exp")
-    if not _is_number(exp) or exp <= now - LEEWAY_SECONDS:
+    """``exp`` not past, ``iat`` (and ``nbf`` when present) not in the future, each with the leeway;
+    ``exp`` after ``iat`` by at most :data:`MAX_LIFETIME_SECONDS`."""
+    exp, iat = claims.get("exp"), claims.get("iat")
+    if not _is_number(exp) or not _is_number(iat) or exp <= now - LEEWAY_SECONDS:
         return False
-    starts = [claims[name] for name in ("iat", "nbf") if name in claims]
+    if not 0 < exp - iat <= MAX_LIFETIME_SECONDS:
+        return False
+    starts = [iat, *([claims["nbf"]] if "nbf" in claims else [])]
     return all(_is_number(start) and start <= now + LEEWAY_SECONDS for start in starts)
 
 

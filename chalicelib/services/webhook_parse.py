@@ -1,70 +1,28 @@
-"""Turn one Evolution webhook delivery into one typed event: a pure function, no I/O, no logging."""
+"""Each Evolution event's envelope read into its typed event: one pure parser per event (no I/O,
+no logging); :mod:`chalicelib.services.webhooks` holds the table that picks the parser."""
 
 from __future__ import annotations
 
-import hashlib
-import unicodedata
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
 
-import pydantic
-
-from chalicelib.errors import ValidationError
-from chalicelib.models.records import MessageRecord, Status, StatusEntry
 from chalicelib.models.webhook import (
     ConnectionState,
     ConnectionUpdated,
-    ContactCard,
-    IgnoredEvent,
-    InboundMessage,
-    LocationInfo,
-    MediaInfo,
     MessageDeleted,
     MessageSent,
-    MessageType,
     MessageUpserted,
-    PollInfo,
     QrCodeUpdated,
-    ReactionInfo,
     StatusUpdated,
-    WebhookEvent,
-    Wire,
     WireConnection,
-    WireContact,
-    WireContacts,
-    WireContext,
     WireDeleted,
     WireEnvelope,
-    WireLocation,
-    WireMedia,
     WireMessage,
-    WirePoll,
     WireQr,
-    WireReaction,
     WireStatus,
-    WireText,
-    utf8_safe,
 )
-from chalicelib.services.phones import is_group, is_lid, jid_to_e164
+from chalicelib.services.message_rules import map_status
+from chalicelib.services.webhook_content import inbound_message, invalid, validate
 
-W = TypeVar("W", bound=Wire)
-Loc = tuple[str | int, ...]
-
-# Baileys' numeric statuses, in order, and every spelling mapped to the service's status.
-_STATUS_CODES = ("ERROR", "PENDING", "SERVER_ACK", "DELIVERY_ACK", "READ", "PLAYED")
-_STATUSES: dict[str, Status] = {
-    "ERROR": "failed",
-    "FAILED": "failed",
-    "PENDING": "pending",
-    "SERVER_ACK": "sent",
-    "SENT": "sent",
-    "DELIVERY_ACK": "delivered",
-    "DELIVERED": "delivered",
-    "READ": "read",
-    "PLAYED": "played",
-}
 _STATES: dict[str, ConnectionState] = {
     "open": "open",
     "connecting": "connecting",
@@ -73,130 +31,16 @@ _STATES: dict[str, ConnectionState] = {
 }
 _MESSAGE = "The webhook body is not an Evolution envelope this service understands."
 
-# Content keys of ``data.message`` (first match wins, after Evolution's own ``messageType``).
-_CONTENT: dict[str, MessageType] = {
-    "conversation": "text",
-    "extendedTextMessage": "text",
-    "imageMessage": "image",
-    "videoMessage": "video",
-    "ptvMessage": "video",
-    "audioMessage": "audio",
-    "documentMessage": "document",
-    "stickerMessage": "sticker",
-    "locationMessage": "location",
-    "liveLocationMessage": "location",
-    "contactMessage": "contact",
-    "contactsArrayMessage": "contact",
-    "reactionMessage": "reaction",
-    "pollCreationMessage": "poll",
-    "pollCreationMessageV2": "poll",
-    "pollCreationMessageV3": "poll",
-}
-_WRAPPERS = (
-    "documentWithCaptionMessage",
-    "ephemeralMessage",
-    "viewOnceMessage",
-    "viewOnceMessageV2",
-    "viewOnceMessageV2Extension",
-)
-_NOT_CONTENT = frozenset({"messageContextInfo", "base64", "mediaUrl"})
-_CAPTIONED = frozenset({"image", "video", "document"})
 
-
-def canonical_event(name: str) -> str:
-    """``messages.upsert`` from ``MESSAGES_UPSERT``, ``messages-upsert`` or ``Messages.Upsert``."""
-    dotted = name.strip().lower().replace("_", ".")
-    known = dotted.replace("-", ".")
-    return known if known in _HANDLERS else dotted
-
-
-def map_status(raw: object) -> Status | None:
-    """The service's status for Evolution's (``"DELIVERY_ACK"``, ``"READ"``, ``3``…); None if unknown."""
-    name = _status_name(raw)
-    return _STATUSES.get(name) if name else None
-
-
-def content_fingerprint(kind: str, value: str) -> str:
-    """A short, stable hash of a message's content, to match a send with its later webhook.
-
-    ``kind`` is the message type (``text``, ``image``, …); ``value`` is what identifies the content:
-    the text for ``text``; the caption (``""`` if none) for media; ``"<lat>,<lng>"`` with 6 decimals
-    for ``location``; ``"<target message id>:<emoji>"`` for ``reaction``; the vCards (joined by a
-    newline) for ``contact``; the question for ``poll``. Whitespace runs count as one space and the
-    text is NFC-normalised, so the sending side and the webhook agree on the same message.
-    """
-    text = " ".join(unicodedata.normalize("NFC", value).split())
-    payload = f"{kind.strip().lower()}\x1f{text}".encode("utf-8", "surrogatepass")
-    return hashlib.sha256(payload).hexdigest()[:32]
-
-
-def parse_envelope(body: object, *, received_at: datetime) -> WebhookEvent:
-    """The typed event in one webhook delivery; :class:`ValidationError` if it is not an envelope.
-
-    ``received_at`` stands in for the message time when ``messageTimestamp`` is missing (the
-    envelope's ``date_time`` is never used: it is server-local time with a false ``Z``).
-    """
-    if not isinstance(body, dict):
-        raise _invalid((), "expected a JSON object")
-    envelope = _validate(WireEnvelope, body, ())
-    event = canonical_event(envelope.event)
-    if not event:
-        raise _invalid(("event",), "String should not be blank")
-    handler = _HANDLERS.get(event)
-    if handler is None:
-        return IgnoredEvent(event=event, instance=envelope.instance)
-    return handler(envelope, _utc(received_at))
-
-
-def to_inbound_record(msg: InboundMessage, *, instance: str, record_id: str, now: str) -> MessageRecord:
-    """The store record for a message from ``messages.upsert``.
-
-    A contact's message is ``inbound``/``contact`` and starts ``delivered`` (it reached us). A
-    message typed on the linked phone (``from_me``) is ``outbound``/``phone``, starts ``sent`` and
-    is addressed ``to`` the chat's E.164 number, or its JID when none is known (groups, ``@lid``).
-    """
-    outbound = msg.from_me
-    status: Status = "sent" if outbound else "delivered"
-    reaction = msg.reaction
-    location = msg.location
-    return MessageRecord(
-        id=record_id,
-        instance=instance,
-        direction="outbound" if outbound else "inbound",
-        origin="phone" if outbound else "contact",
-        message_id=msg.message_id,
-        type=msg.type,
-        status=status,
-        status_history=[StatusEntry(status=status, at=now)],
-        to=(msg.chat_phone or msg.chat_jid) if outbound else None,
-        jid=msg.chat_jid,
-        from_=None if outbound else msg.sender_phone,
-        from_lid=None if outbound else msg.sender_lid,
-        push_name=None if outbound else msg.push_name,
-        text=msg.text,
-        caption=msg.caption,
-        media=msg.media.model_dump(exclude_none=True) if msg.media else None,
-        location=location.model_dump(exclude_none=True, exclude={"live"}) if location else None,
-        reaction={"message_id": reaction.message_id, "emoji": reaction.emoji} if reaction else None,
-        fingerprint=msg.fingerprint,
-        timestamp=msg.timestamp.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        created_at=now,
-        updated_at=now,
-    )
-
-
-# --- events ---
-
-
-def _upserted(envelope: WireEnvelope, received_at: datetime) -> MessageUpserted:
-    wire = _validate(WireMessage, _one_message(envelope.data), ("data",))
-    message = _inbound(wire, owner_jid=envelope.sender, received_at=received_at)
+def parse_upserted(envelope: WireEnvelope, received_at: datetime) -> MessageUpserted:
+    wire = validate(WireMessage, _one_message(envelope.data), ("data",))
+    message = inbound_message(wire, owner_jid=envelope.sender, received_at=received_at)
     return MessageUpserted(instance=envelope.instance, message=message)
 
 
-def _sent(envelope: WireEnvelope, received_at: datetime) -> MessageSent:
-    wire = _validate(WireMessage, _one_message(envelope.data), ("data",))
-    message = _inbound(wire, owner_jid=envelope.sender, received_at=received_at)
+def parse_sent(envelope: WireEnvelope, received_at: datetime) -> MessageSent:
+    wire = validate(WireMessage, _one_message(envelope.data), ("data",))
+    message = inbound_message(wire, owner_jid=envelope.sender, received_at=received_at)
     return MessageSent(
         instance=envelope.instance,
         message_id=message.message_id,
@@ -208,8 +52,8 @@ def _sent(envelope: WireEnvelope, received_at: datetime) -> MessageSent:
     )
 
 
-def _status_updated(envelope: WireEnvelope, _received_at: datetime) -> StatusUpdated:
-    wire = _validate(WireStatus, envelope.data, ("data",))
+def parse_status_updated(envelope: WireEnvelope, _received_at: datetime) -> StatusUpdated:
+    wire = validate(WireStatus, envelope.data, ("data",))
     return StatusUpdated(
         instance=envelope.instance,
         message_id=wire.key_id,
@@ -217,15 +61,14 @@ def _status_updated(envelope: WireEnvelope, _received_at: datetime) -> StatusUpd
         from_me=wire.from_me,
         participant=wire.participant,
         status=map_status(wire.status),
-        raw_status=_status_name(wire.status),
     )
 
 
-def _deleted(envelope: WireEnvelope, _received_at: datetime) -> MessageDeleted:
-    wire = _validate(WireDeleted, envelope.data, ("data",))
+def parse_deleted(envelope: WireEnvelope, _received_at: datetime) -> MessageDeleted:
+    wire = validate(WireDeleted, envelope.data, ("data",))
     message_id = wire.id or wire.key_id or (wire.key.id if wire.key else None)
     if not message_id:
-        raise _invalid(("data", "id"), "Field required")
+        raise invalid(("data", "id"), "Field required")
     return MessageDeleted(
         instance=envelope.instance,
         message_id=message_id,
@@ -234,8 +77,8 @@ def _deleted(envelope: WireEnvelope, _received_at: datetime) -> MessageDeleted:
     )
 
 
-def _connection(envelope: WireEnvelope, _received_at: datetime) -> ConnectionUpdated:
-    wire = _validate(WireConnection, envelope.data, ("data",))
+def parse_connection(envelope: WireEnvelope, _received_at: datetime) -> ConnectionUpdated:
+    wire = validate(WireConnection, envelope.data, ("data",))
     return ConnectionUpdated(
         instance=envelope.instance,
         state=_STATES.get(wire.state.strip().lower()),
@@ -246,8 +89,8 @@ def _connection(envelope: WireEnvelope, _received_at: datetime) -> ConnectionUpd
     )
 
 
-def _qrcode(envelope: WireEnvelope, _received_at: datetime) -> QrCodeUpdated:
-    wire = _validate(WireQr, envelope.data, ("data",))
+def parse_qrcode(envelope: WireEnvelope, _received_at: datetime) -> QrCodeUpdated:
+    wire = validate(WireQr, envelope.data, ("data",))
     qr = wire.qrcode
     if qr is None:
         return QrCodeUpdated(instance=envelope.instance, message=wire.message)
@@ -260,235 +103,14 @@ def _qrcode(envelope: WireEnvelope, _received_at: datetime) -> QrCodeUpdated:
     )
 
 
-_HANDLERS: dict[str, Callable[[WireEnvelope, datetime], WebhookEvent]] = {
-    "messages.upsert": _upserted,
-    "messages.update": _status_updated,
-    "messages.delete": _deleted,
-    "send.message": _sent,
-    "connection.update": _connection,
-    "qrcode.updated": _qrcode,
-}
-
-
-# --- one message ---
-
-
-@dataclass(frozen=True)
-class _Content:
-    type: MessageType
-    raw_type: str | None
-    text: str | None = None
-    caption: str | None = None
-    media: MediaInfo | None = None
-    location: LocationInfo | None = None
-    reaction: ReactionInfo | None = None
-    contacts: list[ContactCard] = field(default_factory=list)
-    poll: PollInfo | None = None
-    quoted_message_id: str | None = None
-    value: str = ""  # what content_fingerprint hashes
-
-
-def _inbound(wire: WireMessage, *, owner_jid: str | None, received_at: datetime) -> InboundMessage:
-    key = wire.key
-    chat = key.remote_jid
-    group = is_group(chat)
-    broadcast = chat.endswith("@broadcast")
-    if key.from_me:
-        senders: list[str | None] = [owner_jid]
-    elif group or broadcast:
-        senders = [key.participant, key.participant_alt, key.participant_pn, key.participant_lid]
-    else:
-        senders = [chat, key.remote_jid_alt, key.sender_pn, key.sender_lid]
-    peers = [] if group or broadcast else [chat, key.remote_jid_alt, key.sender_pn]
-    content = _content(wire.message or {}, wire.message_type)
-    quoted = _stanza(wire.context_info) or content.quoted_message_id
-    return InboundMessage(
-        message_id=key.id,
-        chat_jid=chat,
-        from_me=key.from_me,
-        group=group,
-        broadcast=broadcast,
-        participant=key.participant,
-        sender_phone=_first_phone(senders),
-        sender_lid=next((jid for jid in senders if jid and is_lid(jid)), None),
-        chat_phone=_first_phone(peers),
-        push_name=wire.push_name,
-        type=content.type,
-        raw_type=content.raw_type,
-        text=content.text,
-        caption=content.caption,
-        media=content.media,
-        location=content.location,
-        reaction=content.reaction,
-        contacts=content.contacts,
-        poll=content.poll,
-        quoted_message_id=quoted,
-        timestamp=_timestamp(wire.message_timestamp, received_at),
-        fingerprint=content_fingerprint(content.type, content.value),
-    )
-
-
-def _content(message: dict[str, Any], message_type: str | None) -> _Content:
-    found = _find_content(message, message_type)
-    if found is None:
-        first_key = next((k for k in message if k not in _NOT_CONTENT), None)
-        raw = message_type or (utf8_safe(first_key) if first_key else None)
-        return _Content(type="unknown", raw_type=raw, value=raw or "")
-    name, value = found
-    return _EXTRACTORS[_CONTENT[name]](name, value, message_type or name)
-
-
-def _find_content(message: dict[str, Any], message_type: str | None) -> tuple[str, Any] | None:
-    for _ in range(3):  # documentWithCaption / ephemeral / viewOnce wrap at most a level or two
-        inner = next((message[w] for w in _WRAPPERS if isinstance(message.get(w), dict)), None)
-        if inner is None or not isinstance(inner.get("message"), dict):
-            break
-        message = inner["message"]
-    names: Iterable[str] = _CONTENT
-    if message_type in _CONTENT:
-        names = (message_type, *_CONTENT)
-    for name in names:
-        value = message.get(name)
-        if isinstance(value, str) if name == "conversation" else isinstance(value, dict):
-            return name, value
-    return None
-
-
-def _text(name: str, value: Any, raw: str) -> _Content:
-    if name == "conversation":
-        text = utf8_safe(value)
-        return _Content("text", raw, text=text, value=text)
-    wire = _validate(WireText, value, ("data", "message", name))
-    quoted = _stanza(wire.context_info)
-    return _Content("text", raw, text=wire.text, quoted_message_id=quoted, value=wire.text or "")
-
-
-def _media(name: str, value: Any, raw: str) -> _Content:
-    kind = _CONTENT[name]
-    wire = _validate(WireMedia, value, ("data", "message", name))
-    size = wire.file_length if wire.file_length is None or wire.file_length >= 0 else None
-    media = MediaInfo(
-        mimetype=wire.mimetype,
-        file_name=(wire.file_name or wire.title) if kind == "document" else wire.file_name,
-        size=size,
-        seconds=wire.seconds,
-        voice_note=bool(wire.ptt) if kind == "audio" else None,
-        width=wire.width,
-        height=wire.height,
-        page_count=wire.page_count if kind == "document" else None,
-        animated=wire.is_animated if kind == "sticker" else wire.gif_playback,
-    )
-    caption = wire.caption if kind in _CAPTIONED else None
-    quoted = _stanza(wire.context_info)
-    return _Content(kind, raw, caption=caption, media=media, quoted_message_id=quoted, value=caption or "")
-
-
-def _location(name: str, value: Any, raw: str) -> _Content:
-    wire = _validate(WireLocation, value, ("data", "message", name))
-    lat, lng = wire.degrees_latitude, wire.degrees_longitude
-    location = LocationInfo(
-        latitude=lat,
-        longitude=lng,
-        name=wire.name or wire.caption,
-        address=wire.address,
-        live=name == "liveLocationMessage",
-    )
-    where = f"{lat:.6f},{lng:.6f}" if lat is not None and lng is not None else ""
-    quoted = _stanza(wire.context_info)
-    return _Content("location", raw, location=location, quoted_message_id=quoted, value=where)
-
-
-def _reaction(name: str, value: Any, raw: str) -> _Content:
-    wire = _validate(WireReaction, value, ("data", "message", name))
-    reaction = ReactionInfo(message_id=wire.key.id if wire.key else None, emoji=wire.text or "")
-    where = f"{reaction.message_id or ''}:{reaction.emoji}"
-    return _Content("reaction", raw, reaction=reaction, value=where)
-
-
-def _contact(name: str, value: Any, raw: str) -> _Content:
-    loc = ("data", "message", name)
-    cards = (
-        [_validate(WireContact, value, loc)]
-        if name == "contactMessage"
-        else _validate(WireContacts, value, loc).contacts
-    )
-    contacts = [ContactCard(name=c.display_name, vcard=c.vcard) for c in cards]
-    vcards = "\n".join(c.vcard or c.name or "" for c in contacts)
-    return _Content("contact", raw, contacts=contacts, text=vcards or None, value=vcards)
-
-
-def _poll(name: str, value: Any, raw: str) -> _Content:
-    wire = _validate(WirePoll, value, ("data", "message", name))
-    options = [o.option_name for o in wire.options if o.option_name is not None]
-    poll = PollInfo(name=wire.name, options=options, selectable_count=wire.selectable_options_count)
-    return _Content("poll", raw, poll=poll, text=wire.name, value=wire.name or "")
-
-
-_EXTRACTORS: dict[MessageType, Callable[[str, Any, str], _Content]] = {
-    "text": _text,
-    "image": _media,
-    "video": _media,
-    "audio": _media,
-    "document": _media,
-    "sticker": _media,
-    "location": _location,
-    "reaction": _reaction,
-    "contact": _contact,
-    "poll": _poll,
-}
-
-
-# --- small helpers ---
-
-
-def _validate(model: type[W], value: object, loc: Loc) -> W:
-    try:
-        return model.model_validate(value)
-    except pydantic.ValidationError as e:
-        details = [{"loc": [*loc, *err["loc"]], "msg": err["msg"]} for err in e.errors()]
-        raise ValidationError(_MESSAGE, details=details) from e
-
-
-def _invalid(loc: Loc, msg: str) -> ValidationError:
-    return ValidationError(_MESSAGE, details=[{"loc": list(loc), "msg": msg}])
-
-
 def _one_message(data: object) -> object:
     """Older versions wrap the single message of ``messages.upsert`` in a list."""
     if not isinstance(data, list):
         return data
     if len(data) != 1:
-        raise _invalid(("data",), f"expected one message, got a list of {len(data)}")
+        raise invalid(("data",), f"expected one message, got a list of {len(data)}")
     return data[0]
 
 
-def _status_name(raw: object) -> str | None:
-    if isinstance(raw, bool) or not isinstance(raw, int | str):
-        return None
-    text = str(raw).strip().upper()
-    if text.isdecimal() and len(text) == 1 and int(text) < len(_STATUS_CODES):
-        return _STATUS_CODES[int(text)]
-    return text or None
-
-
-def _stanza(context: WireContext | None) -> str | None:
-    return (context.stanza_id or None) if context else None
-
-
-def _first_phone(jids: Iterable[str | None]) -> str | None:
-    return next((phone for jid in jids if jid and (phone := jid_to_e164(jid))), None)
-
-
-def _timestamp(seconds: int | None, received_at: datetime) -> datetime:
-    if seconds is not None and seconds > 0:
-        if seconds > 100_000_000_000:  # milliseconds
-            seconds //= 1000
-        try:
-            return datetime.fromtimestamp(seconds, tz=UTC)
-        except (OverflowError, OSError, ValueError):
-            pass
-    return received_at
-
-
-def _utc(moment: datetime) -> datetime:
+def utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)

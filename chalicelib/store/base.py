@@ -1,4 +1,5 @@
-"""The durable store's interface (``Store``) and the small result types it returns."""
+"""The durable store's interface: one small Protocol per concern, ``Store`` composing them, and the
+result types they return."""
 
 from __future__ import annotations
 
@@ -63,11 +64,8 @@ class MessagePage:
     next: str | None = None
 
 
-class Store(Protocol):
-    """Durable state: idempotency claims, messages with their status history, instance state.
-
-    Every backend failure surfaces as :class:`chalicelib.errors.StoreUnavailableError`.
-    """
+class IdempotencyStore(Protocol):
+    """Idempotency-Key claims: exactly one racer wins a key; a done claim replays its answer."""
 
     def claim_idempotency(self, key: str, fingerprint: str, *, now: float, ttl_s: int) -> IdempotencyClaim:
         """Atomically claim ``key`` unless a live claim exists; exactly one racer wins."""
@@ -87,6 +85,10 @@ class Store(Protocol):
     def release_idempotency(self, key: str) -> None:
         """Drop the claim if it is still in progress (the request failed before sending)."""
         ...
+
+
+class MessageStore(Protocol):
+    """Message records with their status history, orphan statuses, timed-out and parked sends."""
 
     def create_message(self, record: MessageRecord) -> MessageRecord:
         """Insert a new record and fold in orphan statuses for its ``message_id``."""
@@ -158,6 +160,10 @@ class Store(Protocol):
         """Remove and return ``(message_id, status)`` of a live parked send for this chat and content."""
         ...
 
+
+class InstanceStore(Protocol):
+    """The last known state of each WhatsApp instance."""
+
     def get_instance_state(self, instance: str) -> InstanceState | None:
         """The last known state of the instance, if any."""
         ...
@@ -165,6 +171,15 @@ class Store(Protocol):
     def update_instance_state(self, instance: str, **fields: Any) -> InstanceState:
         """Merge ``fields`` into the instance state and return the result."""
         ...
+
+
+class Store(IdempotencyStore, MessageStore, InstanceStore, Protocol):
+    """Durable state: every concern's protocol, plus a liveness check.
+
+    A new concern (events, media, broadcasts) adds its own Protocol above and joins this list;
+    each backend composes one mixin per concern. Every backend failure surfaces as
+    :class:`chalicelib.errors.StoreUnavailableError`.
+    """
 
     def ping(self) -> None:
         """Cheap liveness check; raises StoreUnavailableError."""

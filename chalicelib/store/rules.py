@@ -1,4 +1,7 @@
-"""Backend-independent rules: forward-only statuses, orphan folding, retention, list cursors."""
+"""Every domain rule of the store, once: forward-only statuses, orphan folding, expiry and TTLs,
+list cursors and query checks, the instance-state field check, the "unavailable" message.
+
+A backend implements storage, not policy: it calls these and keeps none of its own."""
 
 from __future__ import annotations
 
@@ -6,14 +9,17 @@ import base64
 import binascii
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from chalicelib.models.records import STATUS_RANK, MessageRecord, Status, StatusEntry
+from chalicelib.models.records import STATUS_RANK, InstanceState, MessageRecord, Status, StatusEntry
+from chalicelib.store.base import DuplicateMessageError
 
 DEFAULT_RETENTION_DAYS = 90
 DIRECTIONS = ("inbound", "outbound")
+UNAVAILABLE = "The message store is unavailable right now; try again shortly."
 
 
 @dataclass(frozen=True)
@@ -74,19 +80,68 @@ def later(floor: str, at: str) -> str:
     return at if epoch(at) > epoch(floor) else floor
 
 
-def fold(record: MessageRecord, orphans: list[OrphanStatus]) -> tuple[MessageRecord, bool]:
-    """Apply ``orphans`` to ``record`` in time order, forward only; also say whether any applied.
-
-    Orphans may be older than the record (a webhook beat the send's response), so folding never
-    moves ``updated_at`` back before the record's own.
-    """
-    changed, floor = False, record.updated_at
+def fold_steps(record: MessageRecord, orphans: list[OrphanStatus]) -> Iterator[tuple[OrphanStatus, str]]:
+    """The order in which ``orphans`` are applied to ``record``, each with the ``updated_at`` it
+    sets: in time order, and never before the record's own ``updated_at`` (orphans may be older
+    than the record: a webhook beat the send's response). Applying each step stays forward-only
+    (:func:`advance`), in memory or as a conditional write."""
+    floor = record.updated_at
     for orphan in in_time_order(orphans):
-        updated_at = later(floor, orphan.at)
+        yield orphan, later(floor, orphan.at)
+
+
+def fold(record: MessageRecord, orphans: list[OrphanStatus]) -> tuple[MessageRecord, bool]:
+    """Apply ``orphans`` to ``record`` (:func:`fold_steps`), forward only; also say whether any applied."""
+    changed = False
+    for orphan, updated_at in fold_steps(record, orphans):
         moved = advance(record, orphan.status, orphan.at, orphan.error, updated_at=updated_at)
         if moved is not None:
             record, changed = moved, True
     return record, changed
+
+
+def duplicate(record: MessageRecord) -> DuplicateMessageError:
+    """The error for a record whose ``id`` or WhatsApp ``message_id`` is already stored."""
+    return DuplicateMessageError(f"message {record.id} is already stored")
+
+
+def attached_status(status: str | None, at: str) -> list[OrphanStatus]:
+    """The status given with an attached message id, folded in with the waiting orphans."""
+    return [OrphanStatus(check_status(status), at)] if status is not None else []
+
+
+def inbound_message_id(record: MessageRecord) -> str:
+    """The WhatsApp id an inbound record is stored under; ValueError without one."""
+    if record.message_id is None:
+        raise ValueError("an inbound record needs its WhatsApp message_id")
+    return record.message_id
+
+
+def is_unresolved_send(record: MessageRecord, *, jid: str, fingerprint: str, since: str) -> bool:
+    """A timed-out send (``unknown``, outbound, no message id yet) to ``jid`` with this content,
+    made at or after ``since`` (compared as times, not strings)."""
+    return (
+        record.status == "unknown"
+        and record.direction == "outbound"
+        and record.message_id is None
+        and record.jid == jid
+        and record.fingerprint == fingerprint
+        and epoch(record.created_at) >= epoch(since)
+    )
+
+
+def is_live(expires_at: float, now: float) -> bool:
+    """An item with this TTL still counts at ``now`` (expired items may linger until purged)."""
+    return expires_at > now
+
+
+def check_instance_fields(instance: str, fields: dict[str, Any]) -> None:
+    """ValueError unless ``fields`` are instance-state fields (never ``instance`` itself) with
+    values of the right types."""
+    unknown = set(fields) - set(InstanceState.model_fields) | ({"instance"} & set(fields))
+    if unknown:
+        raise ValueError(f"not instance-state fields: {sorted(unknown)}")
+    InstanceState.model_validate({"instance": instance, **fields})
 
 
 def epoch(iso: str) -> float:

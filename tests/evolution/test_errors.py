@@ -138,7 +138,25 @@ def test_schema_errors_flatten_every_nested_message() -> None:
     assert error.messages == ['instance requires property "text"', "instance.number is not a string"]
 
 
-def test_transport_errors_say_whether_the_request_may_have_reached_the_server() -> None:
-    assert evo.EvolutionConnectError("op", "refused").may_have_reached is False
-    assert evo.EvolutionTimeoutError("op", "slow").may_have_reached is True
-    assert evo.EvolutionConnectionLostError("op", "reset").may_have_reached is True
+@pytest.mark.parametrize(
+    ("error", "fate"),
+    [
+        (evo.EvolutionConnectError("op", "refused"), "not_sent"),
+        (evo.EvolutionNotConnectedError("op", 400, ["Connection Closed"]), "not_sent"),
+        (evo.EvolutionRateLimitError("op", 429, ["slow down"]), "not_sent"),
+        (evo.EvolutionUnavailableError("op", 503, ["busy"]), "not_sent"),
+        (evo.EvolutionNotFoundError("op", 404, ["no instance"]), "not_sent"),
+        (evo.EvolutionAuthError("op", 401, ["Unauthorized"]), "not_sent"),
+        (evo.EvolutionTimeoutError("op", "slow"), "maybe_sent"),
+        (evo.EvolutionConnectionLostError("op", "reset"), "maybe_sent"),
+        (evo.EvolutionBadResponseError("op", 502, ["HTML"]), "maybe_sent"),
+        (evo.EvolutionNotOnWhatsAppError("op", 400, ["5511"]), "refused"),
+        (evo.EvolutionSchemaError("op", 400, ["text required"]), "refused"),
+        (evo.EvolutionGraphError("op", 201, ["bad"], 100), "refused"),
+        (evo.EvolutionServerError("op", 500, ["boom"]), "refused"),
+    ],
+)
+def test_every_failed_send_has_one_fate_sent_again_maybe_out_or_refused(
+    error: evo.EvolutionError, fate: str
+) -> None:
+    assert evo.send_fate(error) == fate

@@ -45,8 +45,7 @@ class Receiver:
         from chalicelib.deps import get_store
         from chalicelib.routes._http import read_json
         from chalicelib.services.webhook_auth import authenticate
-        from chalicelib.services.webhook_parse import parse_envelope
-        from chalicelib.services.webhooks import WebhookService
+        from chalicelib.services.webhooks import WebhookService, parse_envelope
         from chalicelib.settings import get_settings
 
         parts = urlsplit(path)
@@ -206,9 +205,7 @@ def harness(
     from chalice.test import Client
 
     from app import app
-    from chalicelib.services import messages
 
-    monkeypatch.setattr(messages, "_INTEGRATIONS", {})
     with Client(app, stage_name="dev", project_dir=str(REPO)) as client:
         harness = Harness(client=client, sim=sim, receiver=receiver, monkeypatch=monkeypatch)
         harness.set_env(

@@ -131,8 +131,7 @@ def dynamodb_store(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 def _run_dynamodb(store: Any, total: int) -> None:
     from chalicelib import errors
-    from chalicelib.services.webhook_parse import parse_envelope
-    from chalicelib.services.webhooks import WebhookService
+    from chalicelib.services.webhooks import WebhookService, parse_envelope
 
     stream: Stream = build_stream(total, outbound=_outbound_count(total), instance=INSTANCE)
     for n in range(stream.outbound):

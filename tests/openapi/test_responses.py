@@ -18,13 +18,6 @@ WEBHOOK_SET = f"{EVOLUTION_URL}/webhook/set/{INSTANCE}"
 VARIABLES = {"name": "Ana", "date": "2026-12-01", "time": "10:00", "location": "Av. Paulista 1000"}
 
 
-@pytest.fixture(autouse=True)
-def _fresh_integration_cache() -> None:
-    from chalicelib.services import messages
-
-    messages._INTEGRATIONS.clear()
-
-
 def _sent(message_id: str = "3EB0C0BD05DCA97A7C09CB") -> dict[str, Any]:
     return {
         "key": {"remoteJid": "5511999999999@s.whatsapp.net", "fromMe": True, "id": message_id},

@@ -309,10 +309,13 @@ def test_listing_is_newest_first_filters_and_pages_with_an_opaque_cursor(
         "colour=red",
     ],
 )
-def test_bad_list_queries_are_400(api: Any, query: str) -> None:
+def test_bad_list_queries_are_400_naming_the_parameter(api: Any, query: str) -> None:
     response = api.http.get(f"/messages?{query}", headers=auth())
     assert response.status_code == 400
     assert _json(response)["Code"] == "ValidationError"
+    if not query.startswith("after="):  # a well-formed but foreign cursor is refused by the store
+        name = query.split("=", maxsplit=1)[0]
+        assert ["query", name] in [d["loc"] for d in _json(response)["Details"]]
 
 
 MALFORMED: list[tuple[str, Any]] = [
@@ -414,3 +417,138 @@ def test_a_national_number_uses_the_default_country(
     evolution.post(SEND_TEXT, status=201, json=_sent())
     body = _json(_post(api, {"to": "(11) 99999-9999", "text": "Hola"}))
     assert body["to"] == "+5511999999999"
+
+
+@pytest.mark.parametrize("to", ["+٥٥١١٩٩٩٩٩٩٩٩٩", "+５５１１９９９９９９９９９", "٥٥١١٩٩٩٩٩٩٩٩٩@g.us"])
+def test_a_recipient_written_with_non_ascii_digits_is_refused_before_sending(
+    api: Any, evolution: RequestsMock, to: str
+) -> None:
+    response = _post(api, {"to": to, "text": "Hola"})
+    assert response.status_code == 400
+    assert _json(response)["Details"][0]["loc"] == ["to"]
+    assert len(evolution.calls) == 0
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+        "http://127.0.0.1:8081/_sim/instances",
+        "http://localhost/cv.pdf",
+        "http://[::1]/cv.pdf",
+        "http://10.0.0.5/cv.pdf",
+        "http://192.168.1.20/cv.pdf",
+        "http://2130706433/cv.pdf",  # 127.0.0.1 as one number
+        "http://[::ffff:169.254.169.254]/x",
+        "https://user:pass@files.test/cv.pdf",
+    ],
+)
+def test_a_media_url_at_a_loopback_link_local_or_private_host_is_refused_before_anything(
+    api: Any, evolution: RequestsMock, url: str
+) -> None:
+    body = {"to": "+5511999999999", "media": {"type": "document", "url": url, "filename": "cv.pdf"}}
+    for _ in range(2):  # the key was never claimed: the same request is refused the same way again
+        response = _post(api, body, key="ssrf-1")
+        assert response.status_code == 400
+        payload = _json(response)
+        assert payload["Code"] == "ValidationError"
+        assert payload["Details"][0]["loc"] == ["media", "url"]
+        assert "Idempotent-Replayed" not in response.headers
+    assert len(evolution.calls) == 0
+    assert _json(api.http.get("/messages", headers=auth()))["items"] == []
+
+
+def test_an_allowlisted_private_media_host_is_sent(
+    api: Any, evolution: RequestsMock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib import deps
+
+    monkeypatch.setenv("URL_ALLOWLIST", "10.20.0.0/16")
+    deps.reset()
+    evolution.post(f"{EVOLUTION_URL}/message/sendMedia/{INSTANCE}", status=201, json=_sent("3EB0AAA9"))
+    allowed = {"to": "+5511999999999", "media": {"type": "image", "url": "http://10.20.1.2/a.png"}}
+    assert _post(api, allowed).status_code == 201
+    other = {"to": "+5511999999999", "media": {"type": "image", "url": "http://10.21.1.2/a.png"}}
+    assert _post(api, other).status_code == 400
+    assert json.loads(evolution.calls[0].request.body)["media"] == "http://10.20.1.2/a.png"
+
+
+def _hook(api: Any, body: dict[str, Any]) -> None:
+    from tests.conftest import WEBHOOK_SECRET
+
+    headers = {"X-Webhook-Secret": WEBHOOK_SECRET, "Content-Type": "application/json"}
+    response = api.http.post("/webhook", headers=headers, body=json.dumps(body).encode())
+    assert response.status_code == 200, response.body
+
+
+def _inbound(key: dict[str, Any]) -> dict[str, Any]:
+    from tests.conftest import load_webhook
+
+    body = load_webhook("messages.upsert.text")
+    body["instance"] = INSTANCE
+    body["data"]["key"] = key
+    return body
+
+
+def test_a_reaction_whose_to_is_another_chat_is_refused_and_nothing_is_recorded(
+    api: Any, evolution: RequestsMock
+) -> None:
+    evolution.post(SEND_TEXT, status=201, json=_sent("3EB0TXT"))
+    assert _post(api, {"to": "+5511999999999", "text": "Hola"}).status_code == 201
+    response = _post(api, {"to": "+5511988887777", "reaction": {"message_id": "3EB0TXT", "emoji": "👍"}})
+    assert response.status_code == 400
+    body = _json(response)
+    assert body["Code"] == "ValidationError"
+    assert body["Details"] == [{"loc": ["to"], "msg": "must be the reacted message's chat, +5511999999999"}]
+    assert "+5511999999999" in body["Message"] and "+5511988887777" in body["Message"]
+    assert len(evolution.calls) == 1  # only the text
+    items = _json(api.http.get("/messages", headers=auth()))["items"]
+    assert [i["type"] for i in items] == ["text"]
+
+
+@pytest.mark.parametrize(
+    ("key", "good_to", "bad_to"),
+    [
+        (  # one-to-one: the sender's number, or the chat JID's id forms
+            {"remoteJid": "5511999999999@s.whatsapp.net", "fromMe": False, "id": "3EB0IN1"},
+            "+55 11 99999-9999",
+            "+5511988887777",
+        ),
+        (  # a lid chat whose phone is known: the phone names the same chat
+            {
+                "remoteJid": "13718000000000@lid",
+                "remoteJidAlt": "5511999999999@s.whatsapp.net",
+                "fromMe": False,
+                "id": "3EB0IN2",
+            },
+            "+5511999999999",
+            "+5511988887777",
+        ),
+        (  # a group: the group, never the participant who wrote
+            {
+                "remoteJid": "120363021234567890@g.us",
+                "participant": "5511999999999@s.whatsapp.net",
+                "fromMe": False,
+                "id": "3EB0IN3",
+            },
+            "120363021234567890@g.us",
+            "+5511999999999",
+        ),
+    ],
+    ids=["one-to-one", "lid", "group"],
+)
+def test_a_reaction_to_a_received_message_must_name_its_chat(
+    api: Any, evolution: RequestsMock, key: dict[str, Any], good_to: str, bad_to: str
+) -> None:
+    _hook(api, _inbound(key))
+    bad = _post(api, {"to": bad_to, "reaction": {"message_id": key["id"], "emoji": "👍"}})
+    assert bad.status_code == 400
+    assert _json(bad)["Details"][0]["loc"] == ["to"]
+    assert len(evolution.calls) == 0
+    reacted = _sent("3EB0REA", jid=key["remoteJid"])
+    evolution.post(f"{EVOLUTION_URL}/message/sendReaction/{INSTANCE}", status=201, json=reacted)
+    good = _post(api, {"to": good_to, "reaction": {"message_id": key["id"], "emoji": "👍"}})
+    assert good.status_code == 201, good.body
+    sent = json.loads(evolution.calls[0].request.body)
+    assert sent["key"] == {"id": key["id"], "remoteJid": key["remoteJid"], "fromMe": False}
+    assert _json(good)["jid"] == key["remoteJid"]

@@ -229,6 +229,10 @@ def test_connect_when_already_open_says_connected(api: Any, evolution: RequestsM
         (b'{"phone": "abc-not-a-phone"}', "ValidationError"),
         (b'{"phone": "+55 11 9999", "extra": 1}', "ValidationError"),
         (b'{"phone": "12"}', "ValidationError"),
+        ('{"phone": "+٥٥ ١١ ٩٩٩٩٩-٩٩٩٩"}'.encode(), "ValidationError"),  # Arabic-Indic digits
+        ('{"phone": "+５５１１９９９９９９９９９"}'.encode(), "ValidationError"),  # fullwidth digits
+        ('{"phone": "+۵۵۱۱۹۹۹۹۹۹۹۹۹"}'.encode(), "ValidationError"),  # Persian digits
+        ('{"phone": "+𝟓𝟓𝟏𝟏𝟗𝟗𝟗𝟗𝟗𝟗𝟗𝟗𝟗"}'.encode(), "ValidationError"),  # mathematical digits
     ],
 )
 def test_bad_connect_bodies_are_400_with_a_clear_code(api: Any, body: bytes, code: str) -> None:

@@ -18,13 +18,6 @@ SENT = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _fresh_integration_cache() -> None:
-    from chalicelib.services import messages
-
-    messages._INTEGRATIONS.clear()
-
-
 def _json(response: Any) -> Any:
     return json.loads(response.body)
 
@@ -160,7 +153,7 @@ def test_a_template_without_meta_mapping_on_cloud_api_is_409(
     req = SendTemplateRequest.model_validate(body)
     with pytest.raises(errors.TemplateNotSupportedError):
         service.deliver(
-            lambda: service.plan_template(req),
+            req,
             idempotency_key="tpl-409",
             fingerprint=request_fingerprint("/messages/template", body),
         )
@@ -168,3 +161,70 @@ def test_a_template_without_meta_mapping_on_cloud_api_is_409(
     assert get_store().claim_idempotency(f"{INSTANCE}:tpl-409", "other", now=0, ttl_s=60).claimed, (
         "the key was released"
     )
+
+
+SENT_AGAIN = {**SENT, "key": {**SENT["key"], "id": "3EB0TPL2"}}
+
+
+def _template(api: Any) -> Any:
+    body = {
+        "to": "+5511999999999",
+        "template": "interview_reminder",
+        "language": "en",
+        "variables": VARIABLES,
+    }
+    return api.http.post("/messages/template", headers=auth(), body=json.dumps(body))
+
+
+def _sent_paths(evolution: RequestsMock) -> list[str]:
+    return [call.request.url.split(EVOLUTION_URL)[1].split("?")[0] for call in evolution.calls]
+
+
+def test_an_instance_created_again_by_connect_is_no_longer_taken_for_the_old_integration(
+    api: Any, evolution: RequestsMock
+) -> None:
+    _instances(evolution, "WHATSAPP-BUSINESS")
+    evolution.post(f"{EVOLUTION_URL}/message/sendTemplate/{INSTANCE}", status=201, json=SENT)
+    assert _template(api).status_code == 201
+    # the Cloud API instance was deleted behind our back; connect creates a Baileys one
+    state_url = f"{EVOLUTION_URL}/instance/connectionState/{INSTANCE}"
+    evolution.get(state_url, status=404, json={"status": 404, "response": {"message": ["does not exist"]}})
+    evolution.post(
+        f"{EVOLUTION_URL}/instance/create", status=201, json={"instance": {"instanceName": INSTANCE}}
+    )
+    evolution.get(
+        f"{EVOLUTION_URL}/instance/connect/{INSTANCE}", json={"code": "2@abc", "base64": "", "count": 1}
+    )
+    assert api.http.post("/connect", headers=auth()).status_code == 200
+    evolution.post(f"{EVOLUTION_URL}/message/sendText/{INSTANCE}", status=201, json=SENT_AGAIN)
+
+    second = _template(api)
+
+    assert second.status_code == 201
+    assert _sent_paths(evolution)[-1] == f"/message/sendText/{INSTANCE}"
+    assert _sent_paths(evolution).count("/instance/fetchInstances") == 1, "the store told the new integration"
+
+
+def test_a_send_that_finds_the_instance_gone_forgets_its_integration_and_learns_it_again(
+    api: Any, evolution: RequestsMock
+) -> None:
+    from chalicelib.deps import get_store
+
+    _instances(evolution, "WHATSAPP-BUSINESS")
+    evolution.post(
+        f"{EVOLUTION_URL}/message/sendTemplate/{INSTANCE}",
+        status=404,
+        json={"status": 404, "response": {"message": ["The instance does not exist"]}},
+    )
+    gone = _template(api)
+    assert gone.status_code == 404 and _json(gone)["Code"] == "InstanceNotFound"
+    state = get_store().get_instance_state(INSTANCE)
+    assert state is not None and state.integration is None
+    _instances(evolution, "WHATSAPP-BAILEYS")
+    evolution.post(f"{EVOLUTION_URL}/message/sendText/{INSTANCE}", status=201, json=SENT)
+
+    again = _template(api)
+
+    assert again.status_code == 201
+    assert _sent_paths(evolution).count("/instance/fetchInstances") == 2
+    assert _sent_paths(evolution)[-1] == f"/message/sendText/{INSTANCE}"

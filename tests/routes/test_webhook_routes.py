@@ -424,8 +424,7 @@ def test_the_same_event_from_eight_threads_at_once_is_stored_exactly_once(
     service_env: Path, name: str
 ) -> None:
     from chalicelib.deps import get_store
-    from chalicelib.services.webhook_parse import parse_envelope
-    from chalicelib.services.webhooks import WebhookService
+    from chalicelib.services.webhooks import WebhookService, parse_envelope
 
     store = get_store()
     barrier = threading.Barrier(8)
@@ -503,6 +502,7 @@ def test_send_message_with_other_text_does_not_claim_the_unknown_send(
 def _jwt(key: str = WEBHOOK_SECRET, *, age: int = 0, **claims: Any) -> str:
     now = int(time.time()) - age
     payload = {"app": "evolution", "action": "webhook", "iat": now, "exp": now + 600} | claims
+    payload = {k: v for k, v in payload.items() if v is not None}  # None: leave the claim out
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", jwt.InsecureKeyLengthWarning)  # the test secret is short
         return jwt.encode(payload, key, algorithm="HS256")
@@ -533,6 +533,14 @@ _SECRET_HEADER: dict[str, str] = {"X-Webhook-Secret": WEBHOOK_SECRET}
         ("expired jwt", lambda: _bearer(_jwt(age=1200)), "/webhook", 401),
         ("forged jwt", lambda: _bearer(_jwt("another-key-entirely-0001")), "/webhook", 401),
         ("jwt without exp", lambda: _bearer(_jwt(exp=None)), "/webhook", 401),
+        ("jwt without iat", lambda: _bearer(_jwt(iat=None)), "/webhook", 401),
+        (
+            "jwt good for years",
+            lambda: _bearer(_jwt(exp=int(time.time()) + 5 * 365 * 86400)),
+            "/webhook",
+            401,
+        ),
+        ("jwt issued in an hour", lambda: _bearer(_jwt(age=-3600)), "/webhook", 401),
         ("jwt for another app", lambda: _bearer(_jwt(app="other")), "/webhook", 401),
         ("jwt for another action", lambda: _bearer(_jwt(action="login")), "/webhook", 401),
         ("the secret as a bearer", lambda: _bearer(WEBHOOK_SECRET), "/webhook", 401),

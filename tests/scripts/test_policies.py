@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from chalicelib.store.dynamodb_table import TABLE_DEFINITION, TTL_ATTRIBUTE
+from chalicelib.store.dynamodb.table import TABLE_DEFINITION, TTL_ATTRIBUTE
 from tests.scripts.conftest import REPO
 
 STAGES = ("dev", "prod")
 APP = "whatsapp-evolution"
-STORE_SOURCE = REPO / "chalicelib" / "store" / "dynamodb.py"
+STORE_PACKAGE = REPO / "chalicelib" / "store" / "dynamodb"
 MERGE_TEMPLATE = REPO / "resources" / "dynamodb-table.json"
 # IAM has no TransactWriteItems action: a transaction needs the action of each of its items.
 TRANSACTION_ITEMS = {
@@ -32,8 +32,10 @@ ACCOUNT_ARN = "arn:aws:{service}:eu-west-1:123456789012:"
 
 
 def store_actions() -> set[str]:
-    """The IAM actions the DynamoDB store needs, read from the calls its source makes."""
-    source = STORE_SOURCE.read_text()
+    """The IAM actions the DynamoDB store needs, read from the calls every module of its package makes."""
+    modules = sorted(STORE_PACKAGE.glob("*.py"))
+    assert len(modules) >= 5, "the DynamoDB store's modules are no longer found: update this test"
+    source = "\n".join(module.read_text() for module in modules)
     operations = set(re.findall(r'_call\(\s*"(\w+)"', source))
     assert operations, "the store's calls are no longer found: update this test"
     actions = set()

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from chalicelib.store.dynamodb import DynamoDBStore
-from chalicelib.store.dynamodb_table import LIST_INDEX, TABLE_DEFINITION, TTL_ATTRIBUTE
+from chalicelib.store.dynamodb.table import LIST_INDEX, TABLE_DEFINITION, TTL_ATTRIBUTE
 from tests.scripts.conftest import provision
 from tests.store.conftest import inbound, outbound
 

@@ -68,7 +68,7 @@ def _race(service: MessageService, threads: int = 8) -> list[Any]:
         barrier.wait()
         try:
             return service.deliver(
-                lambda: service.plan(req),
+                req,
                 idempotency_key="race-key",
                 fingerprint=request_fingerprint("/messages", BODY),
             )

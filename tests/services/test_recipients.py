@@ -31,3 +31,23 @@ def test_unambiguous_numbers_become_e164(raw: str, country: str | None, e164: st
     assert recipient.to == e164
     assert recipient.number == e164[1:]
     assert recipient.jid == f"{e164[1:]}@s.whatsapp.net"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "+٥٥١١٩٩٩٩٩٩٩٩٩",  # Arabic-Indic
+        "+۵۵۱۱۹۹۹۹۹۹۹۹۹",  # Persian
+        "+５５１１９９９９９９９９９",  # fullwidth
+        "+𝟓𝟓𝟏𝟏𝟗𝟗𝟗𝟗𝟗𝟗𝟗𝟗𝟗",  # mathematical bold
+        "+55119999９9999",  # one fullwidth digit among ASCII ones
+        "+5511999999²99",
+        "٥٥١١٩٩٩٩٩٩٩٩٩",
+        "١٢٠٣٦٣٠٢١٢٣٤٥٦٧٨٩@g.us",
+        "１２３４５６７８９@lid",
+    ],
+)
+@pytest.mark.parametrize("country", [None, "BR"])
+def test_only_ascii_digits_make_a_recipient(raw: str, country: str | None) -> None:
+    with pytest.raises(errors.ValidationError):
+        normalize_recipient(raw, country)

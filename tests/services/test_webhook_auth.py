@@ -14,7 +14,7 @@ from typing import Any
 import jwt
 import pytest
 
-from chalicelib.services.webhook_auth import LEEWAY_SECONDS, authenticate
+from chalicelib.services.webhook_auth import LEEWAY_SECONDS, MAX_LIFETIME_SECONDS, authenticate
 
 SECRET = "wh-secret-0123456789-abcdefghij-KLMNOPQRSTUV"  # ≥ 32 bytes: PyJWT warns on shorter HS256 keys
 NOW = 1_765_377_000.0
@@ -90,6 +90,41 @@ def test_a_jwt_issued_in_the_future_does_not_authenticate() -> None:
     assert auth(bearer(token(claims))) is None
 
 
+def test_a_jwt_issued_within_the_leeway_ahead_still_authenticates() -> None:
+    claims = GOOD_CLAIMS | {"iat": int(NOW) + LEEWAY_SECONDS - 1, "exp": int(NOW) + 600}
+    assert auth(bearer(token(claims))) == "jwt"
+
+
+def test_a_jwt_without_iat_does_not_authenticate() -> None:
+    claims = {k: v for k, v in GOOD_CLAIMS.items() if k != "iat"}
+    assert auth(bearer(token(claims))) is None
+
+
+@pytest.mark.parametrize("iat", ["now", None, True, 1e400, [1]])
+def test_a_jwt_with_a_malformed_iat_does_not_authenticate(iat: object) -> None:
+    assert auth(bearer(token(GOOD_CLAIMS | {"iat": iat}))) is None
+
+
+@pytest.mark.parametrize(
+    ("lifetime", "accepted"),
+    [
+        (600, True),  # what Evolution mints
+        (MAX_LIFETIME_SECONDS, True),
+        (MAX_LIFETIME_SECONDS + 1, False),
+        (5 * 365 * 86_400, False),  # "exp years ahead"
+        (0, False),
+        (-60, False),  # expires before it was issued
+    ],
+)
+def test_a_jwt_lifetime_is_capped(lifetime: int, accepted: bool) -> None:
+    claims = GOOD_CLAIMS | {"iat": int(NOW) - 5, "exp": int(NOW) - 5 + lifetime}
+    assert (auth(bearer(token(claims))) == "jwt") is accepted
+
+
+def test_a_jwt_with_nbf_in_the_future_does_not_authenticate() -> None:
+    assert auth(bearer(token(GOOD_CLAIMS | {"nbf": int(NOW) + 300}))) is None
+
+
 def test_a_jwt_is_checked_against_the_wall_clock_when_no_time_is_given() -> None:
     assert authenticate(bearer(token()), None, SECRET) is None  # minted for NOW, long expired
     fresh = GOOD_CLAIMS | {"iat": int(time.time()), "exp": int(time.time()) + 600}
@@ -112,8 +147,9 @@ def test_a_jwt_with_the_wrong_app_or_action_does_not_authenticate(claim: dict[st
 
 
 def test_a_jwt_missing_app_or_action_does_not_authenticate() -> None:
-    assert auth(bearer(token({"exp": int(NOW) + 600, "action": "webhook"}))) is None
-    assert auth(bearer(token({"exp": int(NOW) + 600, "app": "evolution"}))) is None
+    base = {"iat": int(NOW), "exp": int(NOW) + 600}
+    assert auth(bearer(token(base | {"action": "webhook"}))) is None
+    assert auth(bearer(token(base | {"app": "evolution"}))) is None
 
 
 def test_an_unsigned_alg_none_jwt_does_not_authenticate() -> None:

@@ -1,13 +1,15 @@
-"""Fixtures for the store contract: one store per backend, plus a peek at each backend's orphans."""
+"""Fixtures for the store contracts (one suite per concern, ``test_<concern>_contract.py``): one store
+per backend, a peek at each backend's orphans, and the helpers the suites share."""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from ulid import ULID
@@ -20,6 +22,28 @@ from chalicelib.store.sqlite import SQLiteStore
 INSTANCE = "manpower-whatsapp"
 JID = "5511999999999@s.whatsapp.net"
 TABLE = "whatsapp-store-test"
+NOW = 1_790_000_000.0
+DAY = 86_400
+
+T = TypeVar("T")
+
+
+def race(n: int, action: Callable[[], T]) -> list[T]:
+    """Run ``action`` in ``n`` threads released together; return every result."""
+    barrier = threading.Barrier(n)
+
+    def run() -> T:
+        barrier.wait()
+        return action()
+
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return [f.result() for f in [pool.submit(run) for _ in range(n)]]
+
+
+def history(record: MessageRecord | None) -> list[tuple[str, str]]:
+    """A record's status history as (status, at) pairs."""
+    assert record is not None
+    return [(entry.status, entry.at) for entry in record.status_history]
 
 
 def msg_id(n: int) -> str:

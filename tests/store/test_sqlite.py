@@ -11,6 +11,7 @@ import pytest
 
 from chalicelib.errors import StoreUnavailableError
 from chalicelib.store.sqlite import SQLiteStore
+from chalicelib.store.sqlite.instances import SQLiteInstances
 from tests.store._race import claim_in_process
 from tests.store.conftest import INSTANCE, at, outbound
 
@@ -140,3 +141,24 @@ def test_each_thread_gets_its_own_connection(tmp_path: Path) -> None:
 
     assert seen == [outbound(1).id]
     store.close()
+
+
+def test_each_concern_contributes_its_own_tables_and_a_composition_creates_only_its_own(
+    tmp_path: Path,
+) -> None:
+    class InstancesOnly(SQLiteInstances):
+        pass
+
+    path = tmp_path / "partial.db"
+    partial = InstancesOnly(str(path))
+    partial.update_instance_state(INSTANCE, state="open")
+    partial.close()
+
+    with sqlite3.connect(path) as db:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert tables == {"instances"}
+    assert InstancesOnly.expiring_tables() == []
+    assert SQLiteStore.expiring_tables() == ["messages", "orphans", "parked_sends", "idempotency"]
+    assert {"instances", "idempotency", "messages", "orphans", "parked_sends"} <= {
+        s.split()[5] for s in SQLiteStore.schema() if s.startswith("CREATE TABLE")
+    }

@@ -1,102 +1,16 @@
-"""The store contract, run against every backend (SQLite on a temp file, DynamoDB on moto)."""
+"""The message contract (MessageStore), run against every backend."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 from chalicelib.models.records import MessageRecord
 from chalicelib.store import DuplicateMessageError, Store
-from tests.store.conftest import INSTANCE, JID, Backend, at, inbound, msg_id, outbound
-
-T = TypeVar("T")
-NOW = 1_790_000_000.0
-DAY = 86_400
-
-
-def race(n: int, action: Callable[[], T]) -> list[T]:
-    """Run ``action`` in ``n`` threads released together; return every result."""
-    barrier = threading.Barrier(n)
-
-    def run() -> T:
-        barrier.wait()
-        return action()
-
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        return [f.result() for f in [pool.submit(run) for _ in range(n)]]
-
-
-def history(record: MessageRecord | None) -> list[tuple[str, str]]:
-    assert record is not None
-    return [(entry.status, entry.at) for entry in record.status_history]
-
-
-# -- idempotency ---------------------------------------------------------------------------------
-
-
-def test_the_first_claim_wins_and_a_second_sees_the_live_in_progress_record(store: Store) -> None:
-    first = store.claim_idempotency("key-1", "fp-a", now=NOW, ttl_s=DAY)
-    second = store.claim_idempotency("key-1", "fp-b", now=NOW + 5, ttl_s=DAY)
-
-    assert first.claimed and first.record.state == "in_progress"
-    assert not second.claimed
-    assert second.record.fingerprint == "fp-a"
-    assert second.record.state == "in_progress"
-    assert second.record.created_at == NOW
-    assert second.record.body is None and second.record.headers == {}
-
-
-def test_a_completed_claim_replays_its_status_body_and_headers(store: Store) -> None:
-    body: dict[str, Any] = {"id": msg_id(1), "status": "pending", "location": {"lat": -23.55}}
-    store.claim_idempotency("key-1", "fp-a", now=NOW, ttl_s=DAY)
-    store.complete_idempotency("key-1", status_code=201, body=body, headers={"X-Request-Id": "r1"})
-
-    replay = store.claim_idempotency("key-1", "fp-a", now=NOW + 60, ttl_s=DAY)
-
-    assert not replay.claimed
-    assert replay.record.state == "done"
-    assert replay.record.status_code == 201
-    assert replay.record.body == body
-    assert replay.record.headers == {"X-Request-Id": "r1"}
-
-
-def test_releasing_an_in_progress_claim_frees_the_key(store: Store) -> None:
-    store.claim_idempotency("key-1", "fp-a", now=NOW, ttl_s=DAY)
-    store.release_idempotency("key-1")
-
-    assert store.claim_idempotency("key-1", "fp-b", now=NOW + 1, ttl_s=DAY).claimed
-
-
-def test_releasing_a_completed_claim_keeps_it_for_replay(store: Store) -> None:
-    store.claim_idempotency("key-1", "fp-a", now=NOW, ttl_s=DAY)
-    store.complete_idempotency("key-1", status_code=201, body={"id": "x"})
-    store.release_idempotency("key-1")
-    store.release_idempotency("never-claimed")
-
-    again = store.claim_idempotency("key-1", "fp-a", now=NOW + 1, ttl_s=DAY)
-    assert not again.claimed and again.record.state == "done"
-
-
-def test_an_expired_claim_is_treated_as_absent_even_before_it_is_deleted(store: Store) -> None:
-    store.claim_idempotency("key-1", "fp-a", now=NOW, ttl_s=60)
-    store.complete_idempotency("key-1", status_code=201, body={"id": "x"})
-
-    assert not store.claim_idempotency("key-1", "fp-b", now=NOW + 59, ttl_s=60).claimed
-    fresh = store.claim_idempotency("key-1", "fp-b", now=NOW + 60, ttl_s=60)
-    assert fresh.claimed
-    assert fresh.record.fingerprint == "fp-b" and fresh.record.expires_at == NOW + 120
-
-
-def test_eight_threads_racing_one_idempotency_key_yield_exactly_one_claim(store: Store) -> None:
-    results = race(8, lambda: store.claim_idempotency("hot-key", "fp", now=NOW, ttl_s=DAY))
-
-    assert sum(r.claimed for r in results) == 1
-    assert all(r.record.fingerprint == "fp" for r in results)
-
+from tests.store.conftest import INSTANCE, JID, Backend, at, history, inbound, msg_id, outbound, race
 
 # -- inbound -------------------------------------------------------------------------------------
 
@@ -454,32 +368,7 @@ def test_find_unknown_sends_compares_times_not_strings(store: Store) -> None:
     assert store.find_unknown_sends(INSTANCE, jid=JID, fingerprint="fp-1", since=since_after) == []
 
 
-# -- instance state and health -------------------------------------------------------------------
-
-
-def test_instance_state_is_absent_until_written_and_then_merged(store: Store) -> None:
-    assert store.get_instance_state(INSTANCE) is None
-
-    store.update_instance_state(INSTANCE, state="connecting", qr_code="data:image/png;base64,AA")
-    merged = store.update_instance_state(
-        INSTANCE, state="open", qr_code=None, updated_at=at(5), next_restart_at=NOW + 0.5
-    )
-    merged = store.update_instance_state(INSTANCE, checked_state="open", restart_attempts=2)
-
-    assert merged.state == "open" and merged.qr_code is None and merged.updated_at == at(5)
-    assert merged.checked_state == "open" and merged.restart_attempts == 2
-    assert merged.next_restart_at == NOW + 0.5
-    assert store.get_instance_state(INSTANCE) == merged
-    assert store.get_instance_state("other-instance") is None
-
-
-def test_unknown_instance_state_fields_are_rejected(store: Store) -> None:
-    with pytest.raises(ValueError, match="colour"):
-        store.update_instance_state(INSTANCE, colour="blue")
-
-
-def test_ping_succeeds_on_a_working_store(store: Store) -> None:
-    store.ping()
+# -- parked send.message events ------------------------------------------------------------------
 
 
 def test_an_orphan_status_says_whether_it_was_newly_kept(store: Store) -> None:

@@ -1,0 +1,383 @@
+"""Message records on DynamoDB: records, WhatsApp-id pointers, orphan statuses, timed-out and
+parked sends (prefixes ``MSG``, ``WAID``, ``UNKNOWN``, ``PARKED``; the ``gsi1`` listing index)."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from chalicelib.models.records import STATUS_RANK, MessageRecord
+from chalicelib.store.base import MessagePage, StatusResult
+from chalicelib.store.dynamodb.codec import decode, encode
+from chalicelib.store.dynamodb.core import NEW, ConditionFailedError, DynamoDBCore
+from chalicelib.store.dynamodb.table import LIST_INDEX, TTL_ATTRIBUTE, model_fields
+from chalicelib.store.rules import (
+    DIRECTIONS,
+    OrphanStatus,
+    attached_status,
+    check_query,
+    check_status,
+    decode_cursor,
+    duplicate,
+    encode_cursor,
+    expires_at,
+    fold_steps,
+    inbound_message_id,
+    is_live,
+    is_unresolved_send,
+    ttl_expiry,
+)
+
+
+def msg_key(id: str) -> dict[str, str]:
+    """The key of a message record."""
+    return {"pk": f"MSG#{id}", "sk": "MSG"}
+
+
+def waid_pk(instance: str, message_id: str) -> str:
+    """The partition of a WhatsApp id: its pointer and its orphan statuses."""
+    return f"WAID#{instance}#{message_id}"
+
+
+def unknown_key(instance: str, id: str) -> dict[str, str]:
+    """The key of the marker of a timed-out send."""
+    return {"pk": f"UNKNOWN#{instance}", "sk": id}
+
+
+def parked_key(instance: str, jid: str, fingerprint: str) -> dict[str, str]:
+    """The key of a parked ``send.message`` (by chat and content fingerprint)."""
+    return {"pk": f"PARKED#{instance}#{jid}#{fingerprint}", "sk": "PARKED"}
+
+
+def record_from_item(item: dict[str, Any]) -> MessageRecord:
+    """A message record from its low-level item."""
+    return MessageRecord.model_validate(model_fields(decode(item)))
+
+
+class DynamoDBMessages(DynamoDBCore):
+    """:class:`chalicelib.store.base.MessageStore` on DynamoDB."""
+
+    def _record_item(self, record: MessageRecord) -> dict[str, Any]:
+        item = {k: v for k, v in record.model_dump().items() if v is not None}
+        item |= msg_key(record.id)
+        item |= {
+            "gsi1pk": f"LIST#{record.instance}#{record.direction}",
+            "gsi1sk": record.id,
+            "status_rank": STATUS_RANK[record.status],
+            TTL_ATTRIBUTE: expires_at(record.created_at, self._retention_days),
+        }
+        return item
+
+    def _pointer(self, record: MessageRecord, message_id: str) -> dict[str, Any]:
+        return self._put(
+            {
+                "pk": waid_pk(record.instance, message_id),
+                "sk": "POINTER",
+                "id": record.id,
+                TTL_ATTRIBUTE: expires_at(record.created_at, self._retention_days),
+            }
+        )
+
+    def _get_record(self, id: str) -> MessageRecord | None:
+        item = self._call("get_item", Key=encode(msg_key(id)), ConsistentRead=True).get("Item")
+        return record_from_item(item) if item is not None else None
+
+    def _record_id(self, instance: str, message_id: str) -> str | None:
+        pointer = self._get({"pk": waid_pk(instance, message_id), "sk": "POINTER"})
+        return str(pointer["id"]) if pointer is not None else None
+
+    def create_message(self, record: MessageRecord) -> MessageRecord:
+        operations = [self._put(self._record_item(record))]
+        if record.message_id is not None:
+            operations.append(self._pointer(record, record.message_id))
+        elif record.direction == "outbound" and record.status == "unknown":
+            marker: dict[str, Any] = {**unknown_key(record.instance, record.id)}
+            marker |= {"jid": record.jid or "", "fingerprint": record.fingerprint or ""}
+            marker[TTL_ATTRIBUTE] = expires_at(record.created_at, self._retention_days)
+            operations.append(self._put(marker, condition=None))
+        try:
+            if len(operations) == 1:
+                self._call("put_item", **operations[0]["Put"])
+            else:
+                self._transact(operations)
+        except ConditionFailedError as e:
+            raise duplicate(record) from e
+        if record.message_id is None:
+            return record
+        folded, _ = self._fold_orphans(record, record.message_id)
+        return folded or record
+
+    def attach_message_id(
+        self, id: str, message_id: str, *, at: str, status: str | None = None
+    ) -> MessageRecord | None:
+        extra = attached_status(status, at)
+        current = self._get_record(id)  # only to learn the instance; the write below is conditional
+        if current is None or current.message_id is not None:
+            return None
+        attach = {
+            "TableName": self.table_name,
+            "Key": encode(msg_key(id)),
+            "UpdateExpression": "SET #mid = :mid, #updated = :at",
+            "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(#mid)",
+            "ExpressionAttributeNames": {"#mid": "message_id", "#updated": "updated_at"},
+            "ExpressionAttributeValues": encode({":mid": message_id, ":at": at}),
+        }
+        marker = {"TableName": self.table_name, "Key": encode(unknown_key(current.instance, id))}
+        try:
+            self._transact([{"Update": attach}, self._pointer(current, message_id), {"Delete": marker}])
+        except ConditionFailedError:
+            return None
+        attached = current.model_copy(update={"message_id": message_id, "updated_at": at})
+        folded, _ = self._fold_orphans(attached, message_id, extra)
+        return folded or self._get_record(id)
+
+    def insert_inbound(self, record: MessageRecord) -> bool:
+        message_id = inbound_message_id(record)
+        try:
+            self._transact([self._put(self._record_item(record)), self._pointer(record, message_id)])
+        except ConditionFailedError as e:
+            if e.reasons[1:2] == ["ConditionalCheckFailed"]:
+                return False
+            raise duplicate(record) from e
+        self._fold_orphans(record, message_id)
+        return True
+
+    def apply_status(
+        self,
+        instance: str,
+        message_id: str,
+        status: str,
+        *,
+        at: str,
+        error: dict[str, Any] | None = None,
+    ) -> StatusResult:
+        new = check_status(status)
+        id = self._record_id(instance, message_id)
+        if id is None:
+            orphan: dict[str, Any] = {"pk": waid_pk(instance, message_id), "sk": f"ORPHAN#{new}"}
+            orphan |= {"status": new, "at": at, "error": error}
+            orphan[TTL_ATTRIBUTE] = expires_at(at, self._retention_days)
+            kept = False
+            with contextlib.suppress(ConditionFailedError):  # first arrival of a status is kept
+                self._call("put_item", **self._put(orphan)["Put"])
+                kept = True
+            # The record may have been created between our two reads: then fold it in ourselves.
+            id = self._record_id(instance, message_id)
+            if id is None:
+                return StatusResult(found=False, applied=False, kept=kept)
+            current = self._get_record(id)
+            if current is None:
+                return StatusResult(found=False, applied=False)
+            record, applied = self._fold_orphans(current, message_id)
+            return StatusResult(found=True, applied=applied, record=record or current)
+        moved = self._advance(id, new, at, error)
+        if moved is not None:
+            return StatusResult(found=True, applied=True, record=moved)
+        record = self._get_record(id)
+        return StatusResult(found=record is not None, applied=False, record=record)
+
+    def _advance(
+        self,
+        id: str,
+        status: str,
+        at: str,
+        error: dict[str, Any] | None = None,
+        *,
+        updated_at: str | None = None,
+    ) -> MessageRecord | None:
+        """Move the record forward in one conditional write; None when it would not move."""
+        rank = STATUS_RANK[status]
+        names = {
+            "#status": "status",
+            "#rank": "status_rank",
+            "#history": "status_history",
+            "#updated": "updated_at",
+        }
+        values: dict[str, Any] = {":s": status, ":r": rank, ":at": updated_at or at, ":empty": []}
+        values[":h"] = [{"status": status, "at": at}]
+        expression = (
+            "SET #status = :s, #rank = :r, #updated = :at,"
+            " #history = list_append(if_not_exists(#history, :empty), :h)"
+        )
+        if error is not None:
+            names["#error"], values[":e"] = "error", error
+            expression += ", #error = :e"
+        try:
+            response = self._call(
+                "update_item",
+                Key=encode(msg_key(id)),
+                UpdateExpression=expression,
+                ConditionExpression="attribute_exists(pk) AND #rank < :r",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=encode(values),
+                ReturnValues="ALL_NEW",
+            )
+        except ConditionFailedError:
+            return None
+        return record_from_item(response["Attributes"])
+
+    def _fold_orphans(
+        self, record: MessageRecord, message_id: str, extra: list[OrphanStatus] | None = None
+    ) -> tuple[MessageRecord | None, bool]:
+        """Apply waiting orphans (and ``extra``) in the order of :func:`rules.fold_steps`, each as
+        one forward-only conditional write, then delete them.
+
+        Returns the record after folding (None if nothing was there to fold) and whether any
+        status moved it.
+        """
+        instance, id = record.instance, record.id
+        response = self._call(
+            "query",
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :orphan)",
+            ExpressionAttributeValues=encode({":pk": waid_pk(instance, message_id), ":orphan": "ORPHAN#"}),
+            ConsistentRead=True,
+        )
+        items = [decode(i) for i in response.get("Items", [])]
+        orphans = [OrphanStatus(check_status(i["status"]), i["at"], i.get("error")) for i in items]
+        orphans += extra or []
+        if not orphans:
+            return None, False
+        latest: MessageRecord | None = None
+        for orphan, updated_at in fold_steps(record, orphans):
+            moved = self._advance(id, orphan.status, orphan.at, orphan.error, updated_at=updated_at)
+            latest = moved or latest
+        for item in items:
+            self._call("delete_item", Key=encode({"pk": item["pk"], "sk": item["sk"]}))
+        return latest or self._get_record(id), latest is not None
+
+    def get_message(self, instance: str, id_or_message_id: str) -> MessageRecord | None:
+        if id_or_message_id.startswith("msg_"):
+            record = self._get_record(id_or_message_id)
+            if record is not None and record.instance == instance:
+                return record
+        id = self._record_id(instance, id_or_message_id)
+        return self._get_record(id) if id is not None else None
+
+    def list_messages(
+        self,
+        instance: str,
+        *,
+        direction: str | None = None,
+        status: str | None = None,
+        after: str | None = None,
+        limit: int = 50,
+    ) -> MessagePage:
+        check_query(direction, status, limit)
+        before = decode_cursor(after) if after is not None else None
+        streams = [
+            self._scan(f"LIST#{instance}#{d}", before, status, limit)
+            for d in ([direction] if direction is not None else DIRECTIONS)
+        ]
+        return _merge(streams, limit)
+
+    def _scan(
+        self, partition: str, before: str | None, status: str | None, limit: int
+    ) -> tuple[list[MessageRecord], str | None]:
+        """Newest records of one list partition older than ``before``, at least ``limit + 1``
+        unless the partition ends or the round budget does; and the id down to which it was
+        read (None: to its end)."""
+        values: dict[str, Any] = {":p": partition}
+        condition = "gsi1pk = :p"
+        if before is not None:
+            condition += " AND gsi1sk < :before"
+            values[":before"] = before
+        query: dict[str, Any] = {
+            "IndexName": LIST_INDEX,
+            "KeyConditionExpression": condition,
+            "ScanIndexForward": False,
+            "Limit": limit + 1 if status is None else max(limit + 1, self._page_size),
+        }
+        if status is not None:
+            query["FilterExpression"] = "#status = :s"
+            query["ExpressionAttributeNames"] = {"#status": "status"}
+            values[":s"] = status
+        query["ExpressionAttributeValues"] = encode(values)
+        records: list[MessageRecord] = []
+        depth: str | None = None
+        for _ in range(self._rounds):
+            response = self._call("query", **query)
+            records.extend(record_from_item(i) for i in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return records, None
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            depth = str(decode(response["LastEvaluatedKey"])["gsi1sk"])
+            if len(records) > limit:
+                break
+        return records, depth
+
+    def find_unknown_sends(
+        self, instance: str, *, jid: str, fingerprint: str, since: str
+    ) -> list[MessageRecord]:
+        query: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :p",
+            "FilterExpression": "#jid = :jid AND #fp = :fp",
+            "ExpressionAttributeNames": {"#jid": "jid", "#fp": "fingerprint"},
+            "ExpressionAttributeValues": encode(
+                {":p": f"UNKNOWN#{instance}", ":jid": jid, ":fp": fingerprint}
+            ),
+            "ConsistentRead": True,
+        }
+        ids: list[str] = []
+        while True:
+            response = self._call("query", **query)
+            ids.extend(decode(i)["sk"] for i in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                break
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        records = [r for r in map(self._get_record, sorted(ids)) if r is not None]
+        return [r for r in records if is_unresolved_send(r, jid=jid, fingerprint=fingerprint, since=since)]
+
+    # -- parked send.message events ------------------------------------------------------------
+
+    def park_send(
+        self,
+        instance: str,
+        *,
+        jid: str,
+        fingerprint: str,
+        message_id: str,
+        status: str,
+        now: float,
+        ttl_s: int,
+    ) -> bool:
+        check_status(status)
+        item: dict[str, Any] = {**parked_key(instance, jid, fingerprint), "message_id": message_id}
+        item["status"] = status
+        item[TTL_ATTRIBUTE] = ttl_expiry(now, ttl_s)
+        try:
+            self._call(
+                "put_item",
+                Item=encode(item),
+                ConditionExpression=f"{NEW} OR #exp <= :now",
+                ExpressionAttributeNames={"#exp": TTL_ATTRIBUTE},
+                ExpressionAttributeValues=encode({":now": now}),
+            )
+        except ConditionFailedError:
+            return False
+        return True
+
+    def take_parked_send(
+        self, instance: str, *, jid: str, fingerprint: str, now: float
+    ) -> tuple[str, str] | None:
+        old = self._call(
+            "delete_item", Key=encode(parked_key(instance, jid, fingerprint)), ReturnValues="ALL_OLD"
+        ).get("Attributes")
+        if not old:
+            return None
+        item = decode(old)
+        if not is_live(item[TTL_ATTRIBUTE], now):
+            return None
+        return str(item["message_id"]), str(item["status"])
+
+
+def _merge(streams: list[tuple[list[MessageRecord], str | None]], limit: int) -> MessagePage:
+    """One page from per-partition reads: only ids at or above the shallowest read depth are
+    known to be complete, so the page stops there and ``next`` resumes below it."""
+    depths = [depth for _, depth in streams if depth is not None]
+    floor = max(depths) if depths else None
+    records = sorted((r for rs, _ in streams for r in rs), key=lambda r: r.id, reverse=True)
+    if floor is not None:
+        records = [r for r in records if r.id >= floor]
+    if len(records) > limit:
+        return MessagePage(items=records[:limit], next=encode_cursor(records[limit - 1].id))
+    return MessagePage(items=records, next=encode_cursor(floor) if floor is not None else None)

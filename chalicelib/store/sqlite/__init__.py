@@ -1,0 +1,28 @@
+"""SQLite backend of the store: one mixin per concern, composed over :class:`SQLiteCore`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from chalicelib.store.sqlite.core import SQLiteCore
+from chalicelib.store.sqlite.idempotency import SQLiteIdempotency
+from chalicelib.store.sqlite.instances import SQLiteInstances
+from chalicelib.store.sqlite.messages import SQLiteMessages
+
+if TYPE_CHECKING:
+    from chalicelib.store.base import Store
+
+__all__ = ["SQLiteCore", "SQLiteStore"]
+
+
+class SQLiteStore(SQLiteIdempotency, SQLiteMessages, SQLiteInstances):
+    """The store on one SQLite file; safe across threads and processes sharing that file.
+
+    A new concern adds its mixin (its DDL and expiring tables included) to this list.
+    """
+
+
+if TYPE_CHECKING:  # mypy proves the composition is a whole Store
+
+    def _is_a_store(store: SQLiteStore) -> Store:
+        return store
