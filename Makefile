@@ -9,7 +9,7 @@ PKG_DIR ?= build/package
 MERGE_TEMPLATE ?= resources/dynamodb-table.json
 
 .PHONY: run test lint typecheck unit suite fuzz package package-check templates-check openapi bench clean \
-	browser-deps e2e load install install-run
+	browser-deps e2e load contract install install-run
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,7 +53,7 @@ openapi: $(STAMP)
 # `make fuzz` and `make load`; `make suite` runs every pytest suite at once, as `make test` does).
 SLOW_DIRS := --ignore=tests/fuzz --ignore=tests/load
 unit: $(STAMP)
-	$(BIN)/pytest -q -m "not e2e and not browser" $(SLOW_DIRS)
+	$(BIN)/pytest -q -m "not e2e and not browser and not contract" $(SLOW_DIRS)
 
 suite: $(STAMP)
 	$(BIN)/pytest -q
@@ -89,12 +89,22 @@ browser-deps:
 # The end-to-end tests over real local processes (simulator + chalice local, `make run`'s runner,
 # the README walk-through) and the browser suite.
 e2e: $(STAMP) browser-deps
-	$(BIN)/pytest -q -m "e2e or browser" $(SLOW_DIRS)
+	$(BIN)/pytest -q -m "(e2e or browser) and not contract" $(SLOW_DIRS)
 
 # The full-size webhook load tests (5,000 deliveries through `chalice local` + SQLite, 1,000 on
 # DynamoDB/moto); `make suite` runs smaller versions. Figures: build/load-report.txt.
 load: $(STAMP)
 	$(BIN)/pytest -q -s -m load tests/load
+
+# The contract tier against the real Evolution API 2.3.7 (../shared/evolution/real, or EVOLUTION_REAL_KIT):
+# client, service and the simulator's differential test. Skips without the kit, fails without it under CI=true.
+contract: $(STAMP)
+	@kit="$${EVOLUTION_REAL_KIT:-../shared/evolution/real}"; \
+	if [ ! -f "$$kit/start.sh" ]; then \
+		if [ "$${CI:-}" = true ]; then echo "contract: no real Evolution kit at $$kit (CI=true needs it)"; exit 1; fi; \
+		echo "contract: skipped, no real Evolution kit at $$kit"; exit 0; \
+	fi; \
+	EVOLUTION_REAL_KIT="$$kit" $(BIN)/pytest -q -m contract tests/contract
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

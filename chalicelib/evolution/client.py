@@ -202,11 +202,13 @@ class EvolutionClient:
         *,
         integration: str = "WHATSAPP-BAILEYS",
         webhook: wire.WebhookConfig | None = None,
+        qrcode: bool = True,
     ) -> dict[str, Any]:
+        """``qrcode=True`` starts the session too, and Evolution then answers only after ~5 s."""
         payload = wire.CreateInstance(
             instance_name=instance,
             integration=integration,
-            qrcode=True,
+            qrcode=qrcode,
             webhook=webhook,
         )
         body = self._request("POST", "/instance/create", operation="createInstance", json=payload.body())

@@ -28,6 +28,7 @@ Whether a failed send left for WhatsApp is decided once, by :func:`send_fate`.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Literal
 
 
@@ -132,7 +133,12 @@ _NOT_CONNECTED_MARKERS = (
     "is not connected",
     "reading 'onwhatsapp'",
     "connection terminated",
+    # a never-connected instance has no socket: media sends fail on the upload, and a recipient
+    # in the IsOnWhatsapp cache (skipping onWhatsApp) fails on sendMessage
+    "reading 'wauploadtoserver'",
+    "reading 'sendmessage'",
 )
+_UNKNOWN_ROUTE = re.compile(r"^Cannot (GET|POST|PUT|PATCH|DELETE) /")
 # Graph error codes that mean "slow down" (Meta's throughput and pair rate limits).
 _GRAPH_RATE_LIMIT_CODES = {4, 80007, 130429, 131048, 131056}
 
@@ -243,6 +249,9 @@ def _error_for_status(  # noqa: PLR0911 - one return per row of CONTRACT.md §2
         return EvolutionRateLimitError(operation, status, texts, retry_after=retry_after)
     if any(marker in lowered for marker in _NOT_CONNECTED_MARKERS):
         return EvolutionNotConnectedError(operation, status, texts, retry_after=retry_after)
+    if status == 404 and any(_UNKNOWN_ROUTE.match(text) for text in texts):
+        # Express's catch-all: this Evolution has no such route (another version), not a missing instance
+        return EvolutionServerError(operation, status, texts)
     if status == 404:
         return EvolutionNotFoundError(operation, status, texts)
     if status == 401 or (status == 403 and "unauthorized" in lowered):

@@ -202,14 +202,20 @@ class StatusBody(ResponseModel):
 
 
 class ConnectPending(ResponseModel):
-    """``POST /connect`` while pairing: scan ``qr_code`` or type ``pairing_code`` on the phone."""
+    """``POST /connect`` while pairing: scan ``qr_code`` or type ``pairing_code`` on the phone;
+    ``state`` is ``close`` when Evolution reports the session closed (no QR then)."""
 
     instance: str
-    state: Literal["connecting"]
+    state: Literal["connecting", "close"]
     qr_code: str | None = Field(description="data:image/png;base64,…; null until Evolution has a QR.")
     pairing_code: str | None
     code: str | None
     attempt: int
+    qr_status: Literal["ready", "pending", "unavailable"] = Field(
+        description="ready: a QR (or pairing code) to use now; pending: Evolution has none yet, call again; "
+        "unavailable: Evolution reports the session closed."
+    )
+    reason: str = Field(description="What to do now, in one or two sentences.")
 
 
 class ConnectOpen(ResponseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from typing import TYPE_CHECKING, Any
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from chalicelib import errors
 from chalicelib.clock import now_iso
 from chalicelib.evolution import errors as evo
-from chalicelib.evolution.wire import WebhookConfig
+from chalicelib.evolution.wire import ConnectResult, WebhookConfig
 from chalicelib.services.integrations import BAILEYS
 from chalicelib.services.upstream import translate
 
@@ -47,6 +48,32 @@ def pairing_number(phone: str) -> str:
     return digits
 
 
+QR_READY = "Scan the QR code in WhatsApp: Settings > Linked devices > Link a device."
+QR_PAIRING = "Type the pairing code in WhatsApp: Linked devices > Link with phone number instead."
+QR_PENDING = (
+    "Evolution has no QR code yet: it is still reaching WhatsApp, which normally takes a few seconds. "
+    "Call POST /connect again; if no QR comes within a minute, Evolution cannot reach WhatsApp "
+    "(check its network and logs)."
+)
+QR_CLOSED = (
+    "Evolution reports the session closed: it could not reach WhatsApp or the pairing was given up "
+    "(QR limit). Call POST /connect again to start a new pairing."
+)
+
+
+def _qr_status(
+    state: str, qr_code: str | None, with_phone: bool, pairing_code: str | None
+) -> tuple[str, str]:
+    """``qr_status`` (ready | pending | unavailable) and a sentence saying what to do."""
+    if state == "close":
+        return "unavailable", QR_CLOSED
+    if with_phone and pairing_code:
+        return "ready", QR_PAIRING
+    if qr_code:
+        return "ready", QR_READY
+    return "pending", QR_PENDING
+
+
 class InstanceService:
     """Drives the one Evolution instance this service owns."""
 
@@ -72,30 +99,49 @@ class InstanceService:
         return {"instance": self.instance, "state": state, "connected": state == "open"}
 
     def connect(self, phone: str | None = None) -> dict[str, Any]:
+        """Create the instance if missing, start pairing, and say what Evolution says.
+
+        Evolution answers ``connect`` of a closed session after about 2 s, with a QR or none yet.
+        A session already pairing by QR ignores ``number``, so a phone then restarts the pairing
+        (only when a QR without a pairing code shows it is QR-only: polling never loops)."""
         number = pairing_number(phone) if phone else None
         try:
             state = self._ensure_instance()
             if state == "open":
                 return self._connected()
             result = self.evolution.connect(self.instance, number=number)
+            if number is not None and state == "connecting" and result.qr_code and not result.pairing_code:
+                result = self._restart_pairing(number)
+            if result.state == "open":
+                return self._connected()
+            state = "connecting" if result.qr_code else self.evolution.connection_state(self.instance)
         except evo.EvolutionError as exc:
             raise translate(exc) from exc
-        if result.state == "open":
+        if state == "open":
             return self._connected()
+        state = "close" if state == "close" else "connecting"
+        qr_status, reason = _qr_status(state, result.qr_code, number is not None, result.pairing_code)
         self._remember(
-            state="connecting",
-            qr_code=result.qr_code,
-            pairing_code=result.pairing_code,
-            code=result.code,
+            state=state, qr_code=result.qr_code, pairing_code=result.pairing_code, code=result.code
         )
         return {
             "instance": self.instance,
-            "state": "connecting",
+            "state": state,
             "qr_code": result.qr_code,
             "pairing_code": result.pairing_code,
             "code": result.code,
             "attempt": result.attempt,
+            "qr_status": qr_status,
+            "reason": reason,
         }
+
+    def _restart_pairing(self, number: str) -> ConnectResult:
+        """A QR-only pairing is running (Evolution ignores ``number`` then): log it out and start
+        again with the number, so Evolution makes a pairing code."""
+        with contextlib.suppress(evo.EvolutionNotConnectedError):  # closed meanwhile: connect restarts it
+            self.evolution.logout(self.instance)
+        logger.info("pairing restarted for a pairing code", extra={"instance": self.instance})
+        return self.evolution.connect(self.instance, number=number)
 
     def disconnect(self) -> dict[str, Any]:
         try:
@@ -123,7 +169,11 @@ class InstanceService:
             state = self.evolution.connection_state(self.instance)
         except evo.EvolutionNotFoundError:
             try:
-                self.evolution.create_instance(self.instance, integration=BAILEYS, webhook=config)
+                # qrcode:false: created closed at once (with qrcode:true Evolution holds the answer 5 s);
+                # the connect that follows starts the session
+                self.evolution.create_instance(
+                    self.instance, integration=BAILEYS, webhook=config, qrcode=False
+                )
                 logger.info("instance created", extra={"instance": self.instance})
                 self._created(BAILEYS)
                 return "close"

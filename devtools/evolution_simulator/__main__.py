@@ -34,7 +34,17 @@ _OPTIONS: list[tuple[str, Callable[[str], Any], Any, str]] = [
     ("tz-offset-hours", float, -3.0, "server-local offset used for date_time (stock: UTC-3)"),
     ("log-level", str, "INFO", "logging level"),
 ]
-_BOOL_FLAGS = [("webhook-expose-apikey", "put the instance token in the webhook `apikey` field")]
+_BOOL_FLAGS = [
+    ("webhook-expose-apikey", "put the instance token in the webhook `apikey` field"),
+    (
+        "save-is-on-whatsapp",
+        "DATABASE_SAVE_IS_ON_WHATSAPP: cache numbers known to exist (as the real default .env)",
+    ),
+    (
+        "real-holds",
+        "hold create with qrcode:true ~5 s and connect of a closed session ~2 s, as the real server",
+    ),
+]
 
 
 def _env_name(flag: str) -> str:
@@ -83,6 +93,8 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
         qr_refresh_seconds=args.qr_refresh_seconds,
         qr_limit=args.qr_limit,
         tz_offset_hours=args.tz_offset_hours,
+        save_is_on_whatsapp=args.save_is_on_whatsapp,
+        real_holds=args.real_holds,
     )
 
 

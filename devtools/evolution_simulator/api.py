@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from devtools.evolution_simulator import errors, payloads
 from devtools.evolution_simulator.config import SimConfig
 from devtools.evolution_simulator.http_types import Request, Response
 from devtools.evolution_simulator.messaging import Messaging
+from devtools.evolution_simulator.scheduler import Scheduler
 from devtools.evolution_simulator.session import Sessions
 from devtools.evolution_simulator.state import BAILEYS, BUSINESS, INTEGRATIONS, Instance, Registry
 from devtools.evolution_simulator.validation import SchemaRegistry
 from devtools.evolution_simulator.webhooks import ALL_EVENTS, WebhookRow
 
 VERSION = "2.3.7"
+# GET / reports the WhatsApp Web version the server fetched at start; this is the one 2.3.7 fell back to.
+WHATSAPP_WEB_VERSION = "2.3000.1027934701"
+PRISMA_NAME_ERROR = (
+    "PrismaClientValidationError: \nInvalid `prisma.instance.findMany()` invocation:\n\n"
+    "Argument `name`: Invalid value provided. Expected String or StringFilter, provided {kind}."
+)
+DELETE_GRACE_SECONDS = 1.0  # delete is asynchronous: the instance answers guards a little longer
 _LENGTH_OF_UNDEFINED = "Cannot read properties of undefined (reading 'length')"
 _SETTING_DEFAULTS: dict[str, Any] = {
     "rejectCall": False,
@@ -43,7 +52,11 @@ class EvolutionApi:
         sessions: Sessions,
         messaging: Messaging,
         schemas: SchemaRegistry,
+        scheduler: Scheduler,
+        stopping: threading.Event,
     ) -> None:
+        self._scheduler = scheduler
+        self._stopping = stopping
         self._config = config
         self._registry = registry
         self._sessions = sessions
@@ -83,16 +96,29 @@ class EvolutionApi:
                 "clientName": "evolution_exchange",
                 "manager": f"{self._config.server_url or ''}/manager",
                 "documentation": "https://doc.evolution-api.com",
+                "whatsappWebVersion": WHATSAPP_WEB_VERSION,
             },
         )
 
     # --- instance -------------------------------------------------------------------------------
 
+    def _name_in_use_guard(self, name: Any) -> None:
+        """instanceExistsGuard on create runs first: ``findMany({where: {name}})`` with the raw value,
+        so a missing name matches every instance and a non-string one is a Prisma error."""
+        if isinstance(name, bool | int | float | list | dict):
+            kind = {bool: "Boolean", int: "Int", float: "Float", list: "List", dict: "Object"}[type(name)]
+            raise errors.internal_list(PRISMA_NAME_ERROR.format(kind=kind))
+        with self._registry.lock:
+            everyone = bool(self._registry.instances)
+            taken = self._registry.get(name) is not None if isinstance(name, str) else everyone
+        if taken:
+            shown = name if isinstance(name, str) else "undefined"
+            raise errors.forbidden(f'This name "{shown}" is already in use.')
+
     def create(self, request: Request) -> Response:
         body = _body(request)
         name = body.get("instanceName")
-        if isinstance(name, str) and self._registry.get(name) is not None:
-            raise errors.forbidden(f'This name "{name}" is already in use.')
+        self._name_in_use_guard(name)
         self._global_key(request)
         self._validate("instanceCreate", body)
         if not isinstance(name, str) or not name:
@@ -106,7 +132,7 @@ class EvolutionApi:
             if not body.get("token"):
                 raise errors.bad_request("token is required")
         hook = body.get("webhook")
-        if isinstance(hook, dict) and not isinstance(hook.get("events"), list):
+        if isinstance(hook, dict) and not isinstance(hook.get("events"), list | str):
             raise errors.bad_request(_LENGTH_OF_UNDEFINED)
         settings = {key: body.get(key, default) for key, default in _SETTING_DEFAULTS.items()}
         with self._registry.lock:
@@ -130,8 +156,10 @@ class EvolutionApi:
                 self._sessions.start(instance, body.get("number"))
                 qrcode = instance.qr.as_json()
             answer = self._create_answer(instance, hook if isinstance(hook, dict) else {}, settings)
-        if qrcode is not None:
-            answer["qrcode"] = qrcode
+        if qrcode is not None:  # connectToWhatsapp(), ``await delay(5000)``, then the qrCode
+            self._hold(self._config.create_hold_seconds)
+            answer["instance"]["status"] = instance.state
+            answer["qrcode"] = self._sessions.current_qr(instance, qrcode)
         return Response(201, answer)
 
     def _create_answer(
@@ -182,7 +210,16 @@ class EvolutionApi:
 
     def connect(self, request: Request) -> Response:
         instance = self._guard(request)
-        return Response(200, self._sessions.connect(instance, request.query.get("number")))
+        was_close = instance.state == "close" and instance.is_baileys
+        answer = self._sessions.connect(instance, request.query.get("number"))
+        if was_close:  # connectToWhatsapp(), then ``await delay(2000)``, then the current qrCode
+            self._hold(self._config.connect_hold_seconds)
+            answer = self._sessions.current_qr(instance, answer)
+        return Response(200, answer)
+
+    def _hold(self, seconds: float) -> None:
+        if self._config.real_holds:
+            self._stopping.wait(seconds)
 
     def connection_state(self, request: Request) -> Response:
         instance = self._guard(request)
@@ -198,13 +235,38 @@ class EvolutionApi:
         return Response(200, self._sessions.logout(instance))
 
     def delete(self, request: Request) -> Response:
+        """Logs a live session out, then removes the instance asynchronously ('remove.instance'):
+        for a moment it still passes the guards, so a second delete also answers 200."""
         instance = self._guard(request)
         with self._registry.lock:
             if instance.state != "close":
                 self._sessions.logout(instance)
-            self._registry.instances.pop(instance.name, None)
+            if not instance.deleting:
+                instance.deleting = True
+                self._scheduler.call_later(DELETE_GRACE_SECONDS, lambda: self._remove(instance))
         message = {"message": "Instance deleted"}
         return Response(200, {"status": "SUCCESS", "error": False, "response": message})
+
+    def _remove(self, instance: Instance) -> None:
+        with self._registry.lock:
+            if self._registry.instances.get(instance.name) is instance:
+                del self._registry.instances[instance.name]
+
+    # --- settings -------------------------------------------------------------------------------
+
+    def find_settings(self, request: Request) -> Response:
+        instance = self._guard(request)
+        with self._registry.lock:
+            return Response(200, dict(instance.settings))
+
+    def set_settings(self, request: Request) -> Response:
+        instance = self._guard(request)
+        body = _body(request)
+        self._validate("settings", body)
+        with self._registry.lock:
+            instance.settings = {key: body.get(key, default) for key, default in _SETTING_DEFAULTS.items()}
+            instance.settings_updated_at = payloads.iso_now_utc()
+        return Response(201, {"settings": {"instanceName": instance.name, "settings": body}})
 
     # --- webhook --------------------------------------------------------------------------------
 
@@ -222,7 +284,9 @@ class EvolutionApi:
     def _store_webhook(self, instance: Instance, hook: dict[str, Any]) -> WebhookRow:
         """Prisma upsert: on update, absent fields stay as they were."""
         enabled = bool(hook.get("enabled"))
-        events = list(hook.get("events") or []) if enabled else []
+        given = hook.get("events")
+        events: list[str] | str = given if isinstance(given, str) else list(given or [])
+        events = events if enabled else []
         if enabled and not events:
             events = list(ALL_EVENTS)
         now = payloads.iso_now_utc()
@@ -264,7 +328,7 @@ class EvolutionApi:
     def send(self, request: Request) -> Response:
         route = request.params["route"]
         instance = self._guard(request)
-        return self._messaging.send(route, instance, _body(request))
+        return self._messaging.send(route, instance, _body(request), request.file)
 
     def whatsapp_numbers(self, request: Request) -> Response:
         instance = self._guard(request)

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "contract" / "evolution" / "schemas"
+# Schemas of routes the service does not call (not in the contract): settings.
+LOCAL_SCHEMAS = Path(__file__).resolve().parent / "schemas"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,6 +31,12 @@ class SimConfig:
     qr_limit: int = 30
     tz_offset_hours: float = -3.0
     schemas_dir: Path = SCHEMAS_DIR
+    # DATABASE_SAVE_IS_ON_WHATSAPP: numbers known to exist skip the check (and a closed send is a 400)
+    save_is_on_whatsapp: bool = False
+    # The real server's waits: create with qrcode:true ~5 s, connect of a closed session ~2 s
+    real_holds: bool = False
+    create_hold_seconds: float = 5.0
+    connect_hold_seconds: float = 2.0
 
     def public_url(self, bound_port: int) -> str:
         """``server_url`` as webhooks carry it: the configured one, else this process's address."""

@@ -9,6 +9,7 @@ from devtools.evolution_simulator import payloads
 from devtools.evolution_simulator.events import Emitter
 from devtools.evolution_simulator.faults import Fault, FaultBook, FaultSpecError
 from devtools.evolution_simulator.http_types import Request, Response
+from devtools.evolution_simulator.numbers import create_jid
 from devtools.evolution_simulator.scheduler import Scheduler
 from devtools.evolution_simulator.session import Sessions, SessionStateError
 from devtools.evolution_simulator.state import Instance, Registry
@@ -123,6 +124,16 @@ class ControlApi:
                     "default_rule": self._registry.default_not_on_whatsapp_rule,
                 },
             )
+
+    def on_whatsapp_cache(self, request: Request) -> Response:
+        """Seed Evolution's IsOnWhatsapp cache (used with ``save_is_on_whatsapp``)."""
+        numbers = _spec(request).get("numbers", [])
+        if not isinstance(numbers, list):
+            return _problem(400, "numbers must be a list")
+        with self._registry.lock:
+            for number in numbers:
+                self._registry.cache_on_whatsapp(create_jid(str(number)))
+            return Response(200, {"cached": sorted(self._registry.on_whatsapp_cache)})
 
     def sent(self, request: Request) -> Response:
         with self._registry.lock:

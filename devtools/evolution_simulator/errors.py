@@ -53,8 +53,19 @@ def internal(message: str) -> EvolutionHTTPError:
     return EvolutionHTTPError(500, wrapped(500, message))
 
 
+def internal_list(*messages: Any) -> EvolutionHTTPError:
+    """``InternalServerErrorException(error.toString())``: 500 with the message in a list."""
+    return EvolutionHTTPError(500, wrapped(500, list(messages)))
+
+
+def undefined_property(name: str) -> str:
+    """``String(new TypeError(...))`` for a read on ``undefined``."""
+    return f"TypeError: Cannot read properties of undefined (reading '{name}')"
+
+
 CONNECTION_CLOSED = "Connection Closed"
 NEVER_CONNECTED = "Cannot read properties of undefined (reading 'onWhatsApp')"
+NEVER_CONNECTED_UPLOAD = "TypeError: Cannot read properties of undefined (reading 'waUploadToServer')"
 
 
 def connection_closed_boom() -> dict[str, Any]:

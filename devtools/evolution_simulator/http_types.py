@@ -8,6 +8,15 @@ from typing import Any
 
 
 @dataclass(frozen=True)
+class UploadedFile:
+    """A multipart part named ``file`` (multer's ``req.file``)."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
 class Request:
     """One parsed HTTP request; ``path`` has no query string, ``params`` are decoded path params."""
 
@@ -17,6 +26,7 @@ class Request:
     headers: dict[str, str]
     body: Any
     params: dict[str, str] = field(default_factory=dict)
+    file: UploadedFile | None = None
 
     def header(self, name: str) -> str | None:
         """A header by case-insensitive name."""

@@ -167,6 +167,12 @@ def reaction_content(body: dict[str, Any]) -> tuple[dict[str, Any], str]:
     return {"reactionMessage": reaction}, "reactionMessage"
 
 
+def sticker_content(body: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    fields = _media_fields("sticker", _decoded(str(body.get("sticker") or "")), "image/webp")
+    fields |= {"height": 64, "width": 64, "isAnimated": False}
+    return {"stickerMessage": fields}, "stickerMessage"
+
+
 def template_content(body: dict[str, Any]) -> tuple[dict[str, Any], str]:
     template = {k: body[k] for k in ("name", "language", "components") if k in body}
     return {"template": template}, "conversation"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import re
 import socket
@@ -15,7 +14,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from devtools.evolution_simulator import errors
 from devtools.evolution_simulator.api import EvolutionApi
+from devtools.evolution_simulator.bodies import parse_body
 from devtools.evolution_simulator.control import ControlApi
 from devtools.evolution_simulator.faults import Fault, FaultBook
 from devtools.evolution_simulator.http_types import EvolutionHTTPError, Request, Response
@@ -29,12 +30,9 @@ _INSTANCE = r"(?P<instance>[^/]+)"
 _SEND = "|".join(BUILDERS)
 
 
-def _express_404(method: str, path: str) -> Response:
-    html = (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>Error</title>\n'
-        f"</head>\n<body>\n<pre>Cannot {method} {path}</pre>\n</body>\n</html>\n"
-    )
-    return Response(404, raw=html.encode(), content_type="text/html; charset=utf-8")
+def _not_found(method: str, path: str) -> Response:
+    """Evolution's catch-all: a JSON 404 (not Express's HTML page) for unknown paths and methods."""
+    return Response(404, errors.wrapped(404, [f"Cannot {method} {path}"]))
 
 
 class Router:
@@ -61,6 +59,8 @@ class Router:
             ("POST", f"/instance/restart/{_INSTANCE}", api.restart),
             ("DELETE", f"/instance/logout/{_INSTANCE}", api.logout),
             ("DELETE", f"/instance/delete/{_INSTANCE}", api.delete),
+            ("GET", f"/settings/find/{_INSTANCE}", api.find_settings),
+            ("POST", f"/settings/set/{_INSTANCE}", api.set_settings),
             ("POST", f"/webhook/set/{_INSTANCE}", api.set_webhook),
             ("GET", f"/webhook/find/{_INSTANCE}", api.find_webhook),
             ("POST", f"/message/(?P<route>{_SEND})/{_INSTANCE}", api.send),
@@ -73,6 +73,7 @@ class Router:
             ("POST", "/_sim/faults", control.add_fault),
             ("DELETE", "/_sim/faults", control.clear_faults),
             ("POST", "/_sim/not-on-whatsapp", control.not_on_whatsapp),
+            ("POST", "/_sim/on-whatsapp-cache", control.on_whatsapp_cache),
             ("GET", "/_sim/sent", control.sent),
             ("GET", "/_sim/webhooks", control.webhooks),
             ("POST", "/_sim/reset", control.reset),
@@ -147,7 +148,7 @@ class Router:
 
     def _dispatch(self, request: Request, found: tuple[Handler, dict[str, str]] | None) -> Response:
         if found is None:
-            return _express_404(request.method, request.path)
+            return _not_found(request.method, request.path)
         handler, params = found
         try:
             return handler(replace(request, params=params))
@@ -158,22 +159,6 @@ class Router:
             message = f"{type(exc).__name__}: {exc}"
             body = {"status": 500, "error": "Internal Server Error", "response": {"message": message}}
             return Response(500, body)
-
-
-def _parse_body(raw: bytes, content_type: str) -> tuple[Any, Response | None]:
-    """body-parser.json: only for JSON content types; a syntax error becomes Evolution's 400."""
-    if not raw or "json" not in content_type.lower():
-        return {}, None
-    try:
-        return json.loads(raw.decode("utf-8")), None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        position = getattr(exc, "pos", 0)
-        body = {
-            "status": 400,
-            "error": "Internal Server Error",
-            "response": {"message": f"Unexpected token in JSON at position {position}"},
-        }
-        return {}, Response(400, body)
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
@@ -191,13 +176,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
-        body, parse_error = _parse_body(raw, self.headers.get("Content-Type", ""))
+        body, upload, parse_error = parse_body(raw, self.headers.get("Content-Type", ""))
         request = Request(
             method=self.command,
             path=parts.path,
             query=dict(parse_qsl(parts.query)),
             headers={k.lower(): v for k, v in self.headers.items()},
             body=body,
+            file=upload,
         )
         response = self.router.handle(request, parse_error)
         logger.info(

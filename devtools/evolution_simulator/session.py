@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import replace
 from typing import Any
 
 from devtools.evolution_simulator import errors, payloads, qr
@@ -14,6 +15,13 @@ from devtools.evolution_simulator.scheduler import Scheduler
 from devtools.evolution_simulator.state import Instance, QrState, Registry
 
 logger = logging.getLogger(__name__)
+RECONNECT_SECONDS = 0.3  # Baileys reconnects right after a restart's end()
+
+
+def _kept(current: QrState) -> QrState:
+    """Evolution 2.3.7 keeps the last QR after a logout or restart and answers it (old count
+    included) until the next pairing makes a new one; before any QR there is only the count."""
+    return replace(current, stale=True) if current.code is not None else QrState()
 
 
 class SessionStateError(Exception):
@@ -64,7 +72,7 @@ class Sessions:
             instance.client_created = True
             instance.state = "connecting"
             instance.status_reason = 200
-            instance.qr = QrState()
+            instance.qr = _kept(instance.qr)
             instance.pairing_number = _digits(number)
             answer = instance.qr.as_json()
             self._emit(instance, "connection.update", self._connection_data(instance))
@@ -87,8 +95,26 @@ class Sessions:
                 )
                 self._scheduler.call_later(0.2, lambda: self._reopen(instance, generation))
                 return self.connection_state(instance)
+            # end(new Error('restart')) while connecting: the answer is the current qrCode, the
+            # session reads ``close`` until Baileys reconnects a moment later
+            answer = instance.qr.as_json()
+            instance.generation += 1
             instance.state = "close"
-            return self.start(instance, instance.pairing_number)
+            generation = instance.generation
+            self._scheduler.call_later(RECONNECT_SECONDS, lambda: self._reconnect(instance, generation))
+            return answer
+
+    def current_qr(self, instance: Instance, answer: dict[str, Any]) -> dict[str, Any]:
+        """What a held create/connect answers once its wait is over: the qrCode at that moment."""
+        with self._registry.lock:
+            if self._config.real_holds and instance.state == "connecting":
+                return instance.qr.as_json()
+            return answer
+
+    def _reconnect(self, instance: Instance, generation: int) -> None:
+        with self._registry.lock:
+            if self._current(instance, generation) and instance.state == "close":
+                self.start(instance, instance.pairing_number)
 
     def logout(self, instance: Instance) -> dict[str, Any]:
         with self._registry.lock:
@@ -134,7 +160,7 @@ class Sessions:
         instance.generation += 1
         instance.state = "close"
         instance.status_reason = status_reason
-        instance.qr = QrState()
+        instance.qr = _kept(instance.qr)
         instance.disconnection_code = status_reason
         instance.disconnection_at = payloads.iso_now_utc()
         logger.info("instance %s is closed (%d)", instance.name, status_reason)
@@ -150,13 +176,14 @@ class Sessions:
         with self._registry.lock:
             if not self._current(instance, generation) or instance.state != "connecting":
                 return
-            if instance.qr.count >= self._config.qr_limit:
+            shown = 0 if instance.qr.stale else instance.qr.count
+            if shown >= self._config.qr_limit:
                 self._qr_limit_reached(instance)
                 return
             code = qr.new_qr_code()
             pairing = qr.new_pairing_code() if instance.pairing_number else None
             data_url = qr.png_data_url(code)
-            instance.qr = QrState(instance.qr.count + 1, code, data_url, pairing)
+            instance.qr = QrState(shown + 1, code, data_url, pairing)
             self._emit(
                 instance,
                 "qrcode.updated",

@@ -8,7 +8,7 @@ from dataclasses import replace
 from types import TracebackType
 
 from devtools.evolution_simulator.api import EvolutionApi
-from devtools.evolution_simulator.config import SimConfig
+from devtools.evolution_simulator.config import LOCAL_SCHEMAS, SimConfig
 from devtools.evolution_simulator.control import ControlApi
 from devtools.evolution_simulator.events import Emitter
 from devtools.evolution_simulator.faults import FaultBook
@@ -39,7 +39,7 @@ class Simulator:
         self.scheduler = Scheduler()
         self.dispatcher = WebhookDispatcher(self.config, stopping=self._stopping)
         self.emitter = Emitter(self.config, self.dispatcher)
-        schemas = SchemaRegistry(self.config.schemas_dir)
+        schemas = SchemaRegistry(self.config.schemas_dir, LOCAL_SCHEMAS)
         sessions = Sessions(self.config, self.registry, self.emitter, self.scheduler)
         messaging = Messaging(
             config=self.config,
@@ -55,6 +55,8 @@ class Simulator:
             sessions=sessions,
             messaging=messaging,
             schemas=schemas,
+            scheduler=self.scheduler,
+            stopping=self._stopping,
         )
         self.faults = FaultBook()
         control = ControlApi(

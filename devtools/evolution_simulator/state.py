@@ -25,6 +25,7 @@ class QrState:
     code: str | None = None
     base64: str | None = None
     pairing_code: str | None = None
+    stale: bool = False  # the QR of a pairing that ended: Evolution keeps answering it until a new one
 
     def as_json(self) -> dict[str, Any]:
         if self.code is None:
@@ -48,6 +49,7 @@ class Instance:
     number: str | None = None
     business_id: str | None = None
     settings: dict[str, Any] = field(default_factory=dict)
+    settings_updated_at: str | None = None
     created_at: str = field(default_factory=iso_now_utc)
     updated_at: str = field(default_factory=iso_now_utc)
     webhook: WebhookRow | None = None
@@ -58,6 +60,7 @@ class Instance:
     owner_jid: str | None = None
     profile_name: str | None = None
     client_created: bool = False
+    deleting: bool = False
     generation: int = 0
     disconnection_code: int | None = None
     disconnection_at: str | None = None
@@ -91,7 +94,13 @@ class Instance:
             "Nats": None,
             "Sqs": None,
             "Websocket": None,
-            "Setting": {"id": "c" + self.instance_id.replace("-", "")[:24], **self.settings},
+            "Setting": {
+                "id": "c" + self.instance_id.replace("-", "")[:24],
+                **self.settings,
+                "createdAt": self.created_at,
+                "updatedAt": self.settings_updated_at or self.created_at,
+                "instanceId": self.instance_id,
+            },
             "_count": {"Message": 0, "Contact": 0, "Chat": 0},
         }
 
@@ -122,6 +131,21 @@ class SentRecord:
         }
 
 
+def cache_variants(jid: str) -> set[str]:
+    """The ``jidOptions`` Evolution's getAvailableNumbers gives a user JID (with and without the
+    Brazilian 9th digit, the MX 1 / AR 9); empty for other countries, as its lookup never matches."""
+    user, _, domain = jid.partition("@")
+    if domain != "s.whatsapp.net":
+        return {jid}
+    prefix = {"55": (4, "9"), "52": (2, "1"), "54": (2, "9")}.get(user[:2])
+    if prefix is None:
+        return set()
+    at, digit = prefix
+    with_digit = user if user[at : at + 1] == digit and len(user) == 13 else user[:at] + digit + user[at:]
+    without_digit = user if len(user) == 12 else user[:at] + user[at + 1 :]
+    return {f"{with_digit}@{domain}", f"{without_digit}@{domain}"}
+
+
 class Registry:
     """All mutable state behind one re-entrant lock (``registry.lock``)."""
 
@@ -131,6 +155,18 @@ class Registry:
         self.not_on_whatsapp: set[str] = set()
         self.default_not_on_whatsapp_rule = True
         self.sent: list[SentRecord] = []
+        self.on_whatsapp_cache: set[str] = set()  # IsOnWhatsapp rows (global, as in Evolution)
+
+    def is_cached(self, jid: str) -> bool:
+        """getOnWhatsappCache: only BR/MX/AR numbers are ever found (for the others Evolution 2.3.7
+        looks up ``<jid>@s.whatsapp.net``, its domain doubled, which matches no row)."""
+        with self.lock:
+            return bool(cache_variants(jid) & self.on_whatsapp_cache)
+
+    def cache_on_whatsapp(self, jid: str) -> None:
+        with self.lock:
+            self.on_whatsapp_cache.add(jid)
+            self.on_whatsapp_cache |= cache_variants(jid)
 
     def reset(self) -> None:
         with self.lock:
@@ -138,6 +174,7 @@ class Registry:
             self.not_on_whatsapp.clear()
             self.default_not_on_whatsapp_rule = True
             self.sent.clear()
+            self.on_whatsapp_cache.clear()
 
     def get(self, name: str) -> Instance | None:
         with self.lock:

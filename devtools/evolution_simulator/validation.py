@@ -81,13 +81,17 @@ def evolution_messages(errors: Iterable[ValidationError]) -> list[str]:
 class SchemaRegistry:
     """The contract's Draft-7 request schemas, loaded once at startup."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *extra: Path) -> None:
         self._validators: dict[str, jsonschema.Draft7Validator] = {}
         for path in sorted(directory.glob("*.json")):
             schema = json.loads(path.read_text(encoding="utf-8"))
             self._validators[path.stem] = jsonschema.Draft7Validator(schema)
         if not self._validators:
             raise FileNotFoundError(f"no request schemas found in {directory}")
+        for folder in extra:
+            for path in sorted(folder.glob("*.json")):
+                schema = json.loads(path.read_text(encoding="utf-8"))
+                self._validators.setdefault(path.stem, jsonschema.Draft7Validator(schema))
 
     def errors(self, name: str, body: Any) -> list[str]:
         """Evolution-style messages for ``body`` against schema ``name`` (empty when valid)."""

@@ -74,7 +74,7 @@ class WebhookRow:
     instance_id: str
     url: str
     enabled: bool
-    events: list[str]
+    events: list[str] | str  # a string when created with one (Evolution stores it as given)
     headers: dict[str, Any] | None
     by_events: bool
     base64: bool
@@ -87,7 +87,7 @@ class WebhookRow:
             "url": self.url,
             "headers": self.headers,
             "enabled": self.enabled,
-            "events": list(self.events),
+            "events": self.events if isinstance(self.events, str) else list(self.events),
             "webhookByEvents": self.by_events,
             "webhookBase64": self.base64,
             "createdAt": self.created_at,

@@ -30,6 +30,21 @@ def _envelope(status: int, message: object) -> str:
         ),
         (500, _envelope(500, "Connection Closed"), evo.EvolutionNotConnectedError, True),
         (400, _envelope(400, ["Error: Connection Closed"]), evo.EvolutionNotConnectedError, True),
+        (500, _envelope(500, ["Error: Connection Closed"]), evo.EvolutionNotConnectedError, True),
+        (
+            500,
+            _envelope(500, ["TypeError: Cannot read properties of undefined (reading 'waUploadToServer')"]),
+            evo.EvolutionNotConnectedError,
+            True,
+        ),
+        (
+            400,
+            _envelope(400, ["TypeError: Cannot read properties of undefined (reading 'sendMessage')"]),
+            evo.EvolutionNotConnectedError,
+            True,
+        ),
+        (500, _envelope(500, ["Error: connect ECONNREFUSED 127.0.0.1:9"]), evo.EvolutionServerError, True),
+        (404, _envelope(404, ["Cannot POST /message/sendFax/acme"]), evo.EvolutionServerError, True),
         (
             500,
             _envelope(500, "Cannot read properties of undefined (reading 'onWhatsApp')"),

@@ -142,7 +142,7 @@ def test_connect_creates_a_missing_instance_with_our_webhook_and_returns_the_qr(
                 {
                     "instanceName": INSTANCE,
                     "integration": "WHATSAPP-BAILEYS",
-                    "qrcode": True,
+                    "qrcode": False,
                     "webhook": {
                         "enabled": True,
                         "url": "https://service.test/webhook",
@@ -181,20 +181,69 @@ def test_connect_creates_a_missing_instance_with_our_webhook_and_returns_the_qr(
         "pairing_code": None,
         "code": "2@abc",
         "attempt": 1,
+        "qr_status": "ready",
+        "reason": "Scan the QR code in WhatsApp: Settings > Linked devices > Link a device.",
     }
     assert "secret-token" not in response.body.decode()
 
 
-def test_connect_with_count_zero_is_connecting_without_a_qr_never_connected(
+def test_connect_with_count_zero_is_pending_without_a_qr_and_says_why(
     api: Any, evolution: RequestsMock
 ) -> None:
-    _state(evolution, "close")
+    evolution.get(STATE_URL, json={"instance": {"instanceName": INSTANCE, "state": "close"}})
+    evolution.get(STATE_URL, json={"instance": {"instanceName": INSTANCE, "state": "connecting"}})
     evolution.post(f"{EVOLUTION_URL}/webhook/set/{INSTANCE}", status=201, json={"id": "w"})
     evolution.get(f"{EVOLUTION_URL}/instance/connect/{INSTANCE}", json={"count": 0})
     body = _json(api.http.post("/connect", headers=auth()))
     assert body["state"] == "connecting"
     assert body["qr_code"] is None
+    assert body["qr_status"] == "pending"
+    assert "no QR code yet" in body["reason"]
     assert "connected" not in body
+
+
+def test_connect_reports_close_when_evolution_reports_close_after_connect(
+    api: Any, evolution: RequestsMock
+) -> None:
+    _state(evolution, "close")  # before and after connect: Evolution gave the pairing up
+    evolution.post(f"{EVOLUTION_URL}/webhook/set/{INSTANCE}", status=201, json={"id": "w"})
+    evolution.get(f"{EVOLUTION_URL}/instance/connect/{INSTANCE}", json={"count": 0})
+    body = _json(api.http.post("/connect", headers=auth()))
+    assert (body["state"], body["qr_code"], body["qr_status"]) == ("close", None, "unavailable")
+    assert "closed" in body["reason"]
+
+
+def test_connect_with_a_phone_while_pairing_restarts_the_pairing_with_the_number(
+    api: Any, evolution: RequestsMock
+) -> None:
+    _state(evolution, "connecting")
+    evolution.post(f"{EVOLUTION_URL}/webhook/set/{INSTANCE}", status=201, json={"id": "w"})
+    qr_only = {"pairingCode": None, "code": "2@q", "base64": "data:image/png;base64,AA==", "count": 3}
+    with_code = {"pairingCode": "WZYEH1YY", "code": "2@x", "base64": "data:image/png;base64,AA==", "count": 1}
+    connect_url = f"{EVOLUTION_URL}/instance/connect/{INSTANCE}"
+    number = [matchers.query_param_matcher({"number": "5511999999999"})]
+    evolution.get(connect_url, match=number, json=qr_only)  # ignored while pairing, as Evolution does
+    evolution.delete(
+        f"{EVOLUTION_URL}/instance/logout/{INSTANCE}",
+        json={"status": "SUCCESS", "error": False, "response": {"message": "Instance logged out"}},
+    )
+    evolution.get(connect_url, match=number, json=with_code)
+    body = _json(api.http.post("/connect", headers=auth(), body=json.dumps({"phone": "+5511999999999"})))
+    assert (body["state"], body["pairing_code"], body["qr_status"]) == ("connecting", "WZYEH1YY", "ready")
+    assert "pairing code" in body["reason"]
+
+
+def test_connect_with_a_phone_while_a_pairing_code_is_shown_keeps_that_pairing(
+    api: Any, evolution: RequestsMock
+) -> None:
+    _state(evolution, "connecting")
+    evolution.post(f"{EVOLUTION_URL}/webhook/set/{INSTANCE}", status=201, json={"id": "w"})
+    evolution.get(
+        f"{EVOLUTION_URL}/instance/connect/{INSTANCE}",
+        json={"pairingCode": "WZYEH1YY", "code": "2@x", "base64": "data:image/png;base64,AA==", "count": 2},
+    )
+    body = _json(api.http.post("/connect", headers=auth(), body=json.dumps({"phone": "+5511999999999"})))
+    assert body["pairing_code"] == "WZYEH1YY"  # no logout: the registered mocks would fail an extra call
 
 
 def test_connect_with_a_phone_asks_for_a_pairing_code(api: Any, evolution: RequestsMock) -> None:

@@ -195,6 +195,8 @@ def test_an_instance_created_again_by_connect_is_no_longer_taken_for_the_old_int
     evolution.get(
         f"{EVOLUTION_URL}/instance/connect/{INSTANCE}", json={"code": "2@abc", "base64": "", "count": 1}
     )
+    # no usable QR in that answer, so /connect reads the state Evolution reports now
+    evolution.get(state_url, json={"instance": {"instanceName": INSTANCE, "state": "connecting"}})
     assert api.http.post("/connect", headers=auth()).status_code == 200
     evolution.post(f"{EVOLUTION_URL}/message/sendText/{INSTANCE}", status=201, json=SENT_AGAIN)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import requests
 
@@ -40,7 +41,10 @@ def test_the_instance_token_opens_its_own_routes_but_not_another_instances(
     client.create("other")
     assert client.get("/instance/connectionState/acme", headers={"apikey": token}).ok
     assert client.get("/instance/connectionState/other", headers={"apikey": token}).status_code == 401
-    assert client.post("/instance/create", headers={"apikey": token}, json={}).status_code == 401
+    assert (
+        client.post("/instance/create", headers={"apikey": token}, json={"instanceName": "third"}).status_code
+        == 401
+    )
 
 
 def test_create_answers_201_with_instance_hash_webhook_and_settings(client: Client) -> None:
@@ -124,11 +128,16 @@ def test_fetch_instances_lists_tokens_in_clear_and_filters_by_name_or_token(
     assert missing.status_code == 404
 
 
-def test_an_unknown_route_gets_expresss_html_404(client: Client) -> None:
-    answer = client.post("/message/sendFax/acme", json={})
-    assert answer.status_code == 404
-    assert answer.headers["Content-Type"].startswith("text/html")
-    assert "Cannot POST /message/sendFax/acme" in answer.text
+def test_an_unknown_route_or_method_gets_evolutions_json_404(client: Client) -> None:
+    for method, path in (("POST", "/message/sendFax/acme"), ("GET", "/instance/create")):
+        answer = client.call(method, path)
+        assert answer.status_code == 404
+        assert answer.headers["Content-Type"].startswith("application/json")
+        assert answer.json() == {
+            "status": 404,
+            "error": "Not Found",
+            "response": {"message": [f"Cannot {method} {path}"]},
+        }
 
 
 def test_malformed_json_is_a_400_with_evolutions_odd_error_label(client: Client) -> None:
@@ -146,7 +155,16 @@ def test_delete_removes_the_instance(client: Client) -> None:
     answer = client.delete("/instance/delete/acme")
     assert answer.status_code == 200
     assert answer.json()["response"] == {"message": "Instance deleted"}
-    assert client.get("/instance/connectionState/acme").status_code == 404
+    again = client.delete("/instance/delete/acme")  # removal is asynchronous, as in Evolution
+    assert again.status_code == 200
+
+    def gone() -> bool:
+        return client.get("/instance/connectionState/acme").status_code == 404
+
+    deadline = time.monotonic() + 5
+    while not gone() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert gone()
 
 
 def test_the_root_answers_the_welcome_document(client: Client) -> None:

@@ -181,7 +181,13 @@ def test_the_qr_refreshes_until_the_limit_then_the_session_is_refused(
         client = Client(sim)
         client.create("acme", webhook={"url": receiver.url, "events": []})
         client.get("/instance/connect/acme")
-        hits = receiver.wait_for(lambda hs: any(h.body["data"].get("state") == "refused" for h in hs))
+        # deliveries run in parallel: wait for the refusal and all three QR events, in any order
+        hits = receiver.wait_for(
+            lambda hs: (
+                any(h.body["data"].get("state") == "refused" for h in hs)
+                and sum(h.body["event"] == "qrcode.updated" for h in hs) >= 3
+            )
+        )
         qrs = [h.body["data"] for h in hits if h.body["event"] == "qrcode.updated"]
         assert len(qrs) == 3
         assert sum("qrcode" in q for q in qrs) == 2

@@ -86,6 +86,14 @@ def test_the_cli_reads_flags_and_falls_back_to_evolution_sim_env_vars(
     assert config.port == 0
 
 
+def test_the_cli_turns_on_the_cache_and_the_real_servers_holds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EVOLUTION_SIM_SAVE_IS_ON_WHATSAPP", "1")
+    monkeypatch.delenv("EVOLUTION_SIM_REAL_HOLDS", raising=False)
+    config = config_from_args(parse_args(["--api-key", "k", "--real-holds"]))
+    assert (config.save_is_on_whatsapp, config.real_holds) == (True, True)
+    assert config_from_args(parse_args(["--api-key", "k"])).real_holds is False
+
+
 def test_the_cli_refuses_to_start_without_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("EVOLUTION_SIM_API_KEY", raising=False)
     with pytest.raises(SystemExit):
