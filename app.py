@@ -12,7 +12,7 @@ from chalice.app import Chalice, Cron, Request, Response
 
 from chalicelib import deps
 from chalicelib.logs import get_logger, request_id_var
-from chalicelib.routes import auth, docs, messages, qr, session, templates, webhooks
+from chalicelib.routes import auth, docs, gate, messages, qr, session, templates, webhooks
 
 app = Chalice(app_name="whatsapp-evolution")
 app.register_blueprint(auth.bp)
@@ -28,14 +28,15 @@ _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 @app.middleware("http")
 def request_context(event: Request, get_response: Callable[[Request], Response]) -> Response:
-    """Give every request an id (echoing a sane ``X-Request-Id``) and log one line for it."""
+    """Give every request an id (echoing a sane ``X-Request-Id``), refuse it while the service is
+    misconfigured (503) or its key unverified, and log one line for it."""
     incoming = event.headers.get("x-request-id", "")
     request_id = incoming if _SANE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
     log = get_logger()  # first, so the view's own log lines are already routed
     token = request_id_var.set(request_id)
     started = time.perf_counter()
     try:
-        response = get_response(event)
+        response = gate.refusal(event) or get_response(event)
     finally:
         request_id_var.reset(token)
     response.headers["X-Request-Id"] = request_id

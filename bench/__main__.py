@@ -8,7 +8,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import cold_import, environment, limits, package, send_message, sends, webhooks
+from bench import (
+    cold_import,
+    environment,
+    limits,
+    package,
+    packaged_import,
+    send_message,
+    sends,
+    webhooks,
+)
 from bench.report import Section, publish
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,7 +38,10 @@ def main() -> None:
         sections.append(webhooks.run(WEBHOOK_FIXTURES, sent_ids))
         sections.append(sends.run(Path(data_dir)))
     sections.append(limits.run(WEBHOOK_FIXTURES))
-    sections.append(package.run(ROOT))
+    with tempfile.TemporaryDirectory(prefix="bench-package-") as package_dir:
+        built = package.build(ROOT, Path(package_dir))
+        sections.append(package.run(built))
+        sections.append(packaged_import.run(built))
     load_after = os.getloadavg()[0]
     sections.append(
         Section(

@@ -16,6 +16,7 @@
     ├── RateLimitedError         429  Evolution/Meta throttled us (``retry_after``)
     ├── UpstreamError            502  Evolution answered with something unusable
     ├── InstanceDisconnectedError 503 the WhatsApp session is not open (``retry_after``)
+    ├── ServiceMisconfiguredError 503 a setting of this service is missing or invalid
     ├── UpstreamUnavailableError 503  Evolution cannot be reached
     ├── StoreUnavailableError    503  the store cannot record or read right now
     └── UpstreamTimeoutError     504  Evolution did not answer in time
@@ -145,6 +146,13 @@ class InstanceDisconnectedError(ServiceError):
     """The WhatsApp session is not open."""
 
     code = "InstanceDisconnected"
+    status = 503
+
+
+class ServiceMisconfiguredError(ServiceError):
+    """A setting of this service is missing or invalid; the message names it, never its value."""
+
+    code = "ServiceMisconfigured"
     status = 503
 
 

@@ -22,7 +22,10 @@ def get_logger() -> Logger:
     """The process-wide JSON logger (level from ``LOG_LEVEL``), created on first use."""
     from aws_lambda_powertools import Logger  # noqa: PLC0415 - keep cold import small
 
-    logger = Logger(service=SERVICE_NAME)
+    try:
+        logger = Logger(service=SERVICE_NAME)
+    except ValueError:  # an unknown LOG_LEVEL: the settings check refuses requests and names it
+        logger = Logger(service=SERVICE_NAME, level="INFO")
     # Every chalicelib module logs with logging.getLogger(__name__): give that whole tree the same
     # JSON handler and level, so its lines (with their ``extra`` fields) are not dropped by the
     # Lambda runtime's WARNING-level root logger nor printed twice.

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 import re
+from dataclasses import dataclass
 from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -17,10 +19,13 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
     from chalicelib.urlguard import Allowlist
+
+logger = logging.getLogger(__name__)
 
 SECRET_FIELDS = ("EVOLUTION_API_KEY", "API_KEYS", "WEBHOOK_SECRET")
 _PLACEHOLDER_MARKERS = ("change", "example", "placeholder", "replace", "dev-", "local", "xxx")
@@ -28,8 +33,31 @@ _MIN_PROD_SECRET_LENGTH = 16
 _SHA256_KEY = re.compile(r"(?i:sha256):[0-9a-fA-F]{64}")
 
 
+@dataclass(frozen=True)
+class SettingProblem:
+    """One missing or invalid setting: its name and why (never its value)."""
+
+    name: str
+    reason: str
+
+    def sentence(self) -> str:
+        """One sentence a person can act on, naming the setting."""
+        if self.reason == "Field required":
+            return f"{self.name} is not set; it is required."
+        return f"{self.name} is not valid: {self.reason.rstrip('.')}."
+
+
 class SettingsError(RuntimeError):
-    """A setting is missing or invalid; the message names it."""
+    """A setting is missing or invalid; the message names each of them."""
+
+    def __init__(self, problems: list[SettingProblem]) -> None:
+        super().__init__("invalid settings: " + "; ".join(f"{p.name}: {p.reason}" for p in problems))
+        self.problems = tuple(problems)
+
+    @property
+    def names(self) -> list[str]:
+        """The names of the bad settings, in order, each once."""
+        return list(dict.fromkeys(p.name for p in self.problems))
 
 
 class Settings(BaseSettings):
@@ -77,6 +105,13 @@ class Settings(BaseSettings):
             return None
         return value
 
+    @field_validator("API_KEYS")
+    @classmethod
+    def _at_least_one_key(cls, value: SecretStr) -> SecretStr:
+        if not any(part.strip() for part in value.get_secret_value().split(",")):
+            raise ValueError("holds no key; give at least one (comma-separated)")
+        return value
+
     @field_validator("STORE_URL")
     @classmethod
     def _known_store(cls, value: str) -> str:
@@ -113,9 +148,11 @@ class Settings(BaseSettings):
             value: SecretStr = getattr(self, name)
             for part in value.get_secret_value().split(","):
                 if _looks_like_placeholder(part.strip()):
-                    raise ValueError(
-                        f"{name} holds a placeholder or too short a secret; "
-                        "set a real one (at least 16 characters) for STAGE=prod"
+                    raise PydanticCustomError(
+                        "placeholder_secret",
+                        "{setting} holds a placeholder or too short a secret; "
+                        "set a real one (at least 16 characters) for STAGE=prod",
+                        {"setting": name},
                     )
         return self
 
@@ -194,9 +231,26 @@ def load_settings(ssm_client: Any = None, **overrides: Any) -> Settings:
     except ValidationError as exc:
         problems = []
         for error in exc.errors(include_url=False, include_input=False):
-            name = ".".join(str(p) for p in error["loc"]) or "settings"
-            problems.append(f"{name}: {error['msg']}")
-        raise SettingsError("invalid settings: " + "; ".join(problems)) from None
+            context = error.get("ctx") or {}
+            name = ".".join(str(p) for p in error["loc"]) or str(context.get("setting", "settings"))
+            problems.append(SettingProblem(name, error["msg"].removeprefix("Value error, ")))
+        raise SettingsError(problems) from None
+
+
+_reported: set[str] = set()
+
+
+def report_once(error: SettingsError) -> None:
+    """Log a settings error at ERROR the first time this process meets it (names only, never values)."""
+    text = str(error)
+    if text in _reported:
+        return
+    _reported.add(text)
+    logger.error(
+        "the service is misconfigured: %s",
+        " ".join(problem.sentence() for problem in error.problems),
+        extra={"settings": error.names},
+    )
 
 
 @cache

@@ -4,7 +4,8 @@
 #
 #   scripts/deploy.sh deploy <stage>
 #       check the stage's SSM parameters, ensure its DynamoDB table (and, for dev, its STORE_URL
-#       parameter) with scripts/provision.py, then `chalice deploy --stage <stage>`
+#       parameter) with scripts/provision.py, build the package with its bytecode, then
+#       `chalice deploy --stage <stage>` (which ships that package)
 #   scripts/deploy.sh logs <stage> [--name FUNCTION]... [--since 10m] [--follow]
 #       `chalice logs` of api_handler and health_check (or of the --name'd ones; --follow takes one)
 #   scripts/deploy.sh remove <stage> [--delete-table]
@@ -21,7 +22,7 @@ APP_NAME=whatsapp-evolution
 LOG_FUNCTIONS=(api_handler health_check)
 
 usage() {
-    sed -n '2,14s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+    sed -n '2,15s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
     exit 2
 }
 
@@ -34,10 +35,24 @@ provision() {
     "$PYTHON" "$ROOT/scripts/provision.py" "$@"
 }
 
+# `chalice deploy` ships sources only, and Lambda's /var/task is read-only: every cold start would
+# compile every module. `chalice deploy` reuses the package `chalice package` caches in
+# .chalice/deployments (named after a hash of the sources), so build that package first and add the
+# bytecode to it; scripts/compile_package.py refuses when the runtime is not this Python's.
+package_with_bytecode() {
+    local out status=0
+    out=$(mktemp -d "${TMPDIR:-/tmp}/deploy-package.XXXXXX")
+    "$CHALICE" package --stage "$STAGE" "$out/package" &&
+        "$PYTHON" "$ROOT/scripts/compile_package.py" "$out/package" --chalice-cache "$ROOT" || status=$?
+    rm -rf "$out"
+    return "$status"
+}
+
 cmd_deploy() {
     [[ $# -eq 0 ]] || die "deploy takes no options, got: $*"
     provision check "$STAGE"
     provision ensure "$STAGE"
+    package_with_bytecode
     "$CHALICE" deploy --stage "$STAGE"
 }
 

@@ -141,8 +141,7 @@ def run_stack(workdir: Path) -> Iterator[Stack]:
                 "127.0.0.1",
                 "--port",
                 str(sim_port),
-                "--api-key",
-                evolution_key,
+                f"--api-key={evolution_key}",  # one argument: a generated key may start with a dash
                 "--ack-delay-ms",
                 str(ACK_DELAY_MS),
                 "--webhook-backoff-initial-ms",

@@ -37,6 +37,18 @@ def test_a_module_log_line_is_json_with_its_extra_fields() -> None:
     assert line["service"] == "whatsapp-evolution"
 
 
+def test_an_unknown_log_level_does_not_break_the_logger(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LOG_LEVEL", "LOUD")
+    get_logger.cache_clear()
+    try:
+        assert get_logger().log_level in (logging.DEBUG, logging.INFO)  # no ValueError, a real level
+    finally:
+        monkeypatch.delenv("LOG_LEVEL")
+        get_logger.cache_clear()
+
+
 @pytest.mark.parametrize(
     ("raw", "masked"),
     [

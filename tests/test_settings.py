@@ -296,12 +296,44 @@ def test_a_well_formed_sha256_entry_in_capitals_is_a_digest(monkeypatch: pytest.
     assert not settings.api_key_matches(digest)
 
 
-def test_api_keys_made_only_of_blanks_accept_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    _set_env(monkeypatch, _valid(API_KEYS=" , ,"))
-    settings = load_settings()
-    assert settings.api_key_digests == ()
-    assert not settings.api_key_matches("")
-    assert not settings.api_key_matches(" , ,")
+@pytest.mark.parametrize("blank", ["", " , ,", ","])
+def test_api_keys_made_only_of_blanks_are_an_invalid_setting(
+    monkeypatch: pytest.MonkeyPatch, blank: str
+) -> None:
+    _set_env(monkeypatch, _valid(API_KEYS=blank))
+    with pytest.raises(SettingsError) as excinfo:
+        load_settings()
+    assert excinfo.value.names == ["API_KEYS"]
+    assert "holds no key" in excinfo.value.problems[0].sentence()
+
+
+# -- the problems, one sentence each -------------------------------------------------------------
+
+
+def test_each_problem_is_one_sentence_naming_its_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    values = _valid(EVOLUTION_API_URL="not a url", LOG_LEVEL="LOUD")
+    del values["EVOLUTION_API_KEY"]
+    _set_env(monkeypatch, values)
+    with pytest.raises(SettingsError) as excinfo:
+        load_settings()
+    error = excinfo.value
+    assert error.names == ["EVOLUTION_API_URL", "EVOLUTION_API_KEY", "LOG_LEVEL"]
+    sentences = [p.sentence() for p in error.problems]
+    assert sentences[1] == "EVOLUTION_API_KEY is not set; it is required."
+    for name, sentence in zip(error.names, sentences, strict=True):
+        assert sentence.startswith(name + " ")
+        assert sentence.endswith(".")
+        assert sentence.count(". ") == 0
+
+
+def test_a_placeholder_secret_in_prod_is_a_problem_named_after_its_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _set_env(monkeypatch, _valid(STAGE="prod", **{**PROD_SECRETS, "WEBHOOK_SECRET": "change-me-please-now"}))
+    with pytest.raises(SettingsError) as excinfo:
+        load_settings()
+    assert excinfo.value.names == ["WEBHOOK_SECRET"]
+    assert "change-me-please-now" not in excinfo.value.problems[0].sentence()
 
 
 # -- the webhook URL -----------------------------------------------------------------------------

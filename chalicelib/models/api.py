@@ -118,14 +118,22 @@ class SendTemplateRequest(_SendCommon):
     """``POST /messages/template``."""
 
     template: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")
-    language: str | None = Field(default=None, max_length=16)
+    language: str | None = Field(
+        default=None,
+        max_length=16,
+        description="Default: the template's own. An unavailable language falls back to the default.",
+    )
     variables: dict[str, str | int | float] = Field(default_factory=dict, max_length=50)
 
 
 class PreviewRequest(ApiModel):
     """``POST /templates/{name}/preview``."""
 
-    language: str | None = Field(default=None, max_length=16)
+    language: str | None = Field(
+        default=None,
+        max_length=16,
+        description="Default: the template's own. An unavailable language falls back to the default.",
+    )
     variables: dict[str, str | int | float] = Field(default_factory=dict, max_length=50)
 
 

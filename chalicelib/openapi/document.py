@@ -265,7 +265,7 @@ def _responses(method: str, op: Operation, schemas: Schemas, *, authorized: bool
             "content": {op.media_type: {"schema": body_schema}},
         }
     by_status: dict[int, list[type[errors.ServiceError]]] = {}
-    error_classes = list(op.errors)
+    error_classes: list[type[errors.ServiceError]] = [*op.errors, errors.ServiceMisconfiguredError]
     if method in WRITE_METHODS:  # Chalice refuses a non-JSON Content-Type before the view runs
         error_classes.append(_FrameworkError)
     for cls in error_classes:

@@ -14,6 +14,7 @@ from chalicelib.openapi import Operation, documented
 from chalicelib.openapi.operation import SEND_ERRORS
 from chalicelib.routes._http import api_view, json_response, parse_model, parse_query, read_json
 from chalicelib.routes.auth import api_key_auth
+from chalicelib.routes.templates import LANGUAGE_FALLBACK
 from chalicelib.settings import get_settings
 
 bp = Blueprint(__name__)
@@ -91,6 +92,7 @@ def send_message() -> Response:
         request=SendTemplateRequest,
         idempotent=True,
         max_body_bytes=limits.SEND_BODY_BYTES,
+        description=LANGUAGE_FALLBACK,
     )
 )
 @api_view

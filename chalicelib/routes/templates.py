@@ -14,6 +14,15 @@ from chalicelib.routes.auth import api_key_auth
 
 bp = Blueprint(__name__)
 
+# How a template's language is chosen (chalicelib/services/templates.py), for both template routes.
+LANGUAGE_FALLBACK = (
+    "`language` is optional; without it the template's default language is used. A well-formed code "
+    "(`es`, `es-MX`, `ES_mx`) picks that language's body, else its primary language's (`es_MX` → `es`), "
+    "else **falls back to the template's default language without an error**: the answer's "
+    "`template.language` (a send) or `language` (a preview) says which body was used. A malformed "
+    "code is a 422 `TemplateError`."
+)
+
 
 @bp.route("/templates", methods=["GET"], authorizer=api_key_auth)
 @documented(Operation("List the templates", "templates", {200: "responses.TemplateList"}))
@@ -42,6 +51,7 @@ def get_template(name: str) -> dict[str, Any]:
         (errors.BadRequestError, errors.ValidationError, errors.NotFoundError, errors.TemplateError),
         request=PreviewRequest,
         body_required=False,
+        description=LANGUAGE_FALLBACK,
     )
 )
 @api_view

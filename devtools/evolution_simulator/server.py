@@ -78,9 +78,26 @@ class Router:
             ("GET", "/_sim/webhooks", control.webhooks),
             ("POST", "/_sim/reset", control.reset),
         ]
+        self._control_index = [
+            {"method": method, "path": pattern.replace(_INSTANCE, "{instance}")}
+            for method, pattern, _ in table
+            if pattern.startswith("/_sim/")
+        ]
+        table.append(("GET", "/_sim", self._index))
         self._routes = [
             (method, re.compile(pattern + "/?", re.IGNORECASE), handler) for method, pattern, handler in table
         ]
+
+    def _index(self, request: Request) -> Response:
+        """``GET /_sim/``: the control endpoints, so the banner's link answers with something useful."""
+        return Response(
+            200,
+            {
+                "simulator": "Evolution API 2.3.7 simulator (dev tool)",
+                "control": self._control_index,
+                "docs": "devtools/evolution_simulator/README.md",
+            },
+        )
 
     def _match(self, request: Request) -> tuple[Handler, dict[str, str]] | None:
         for method, pattern, handler in self._routes:

@@ -149,12 +149,27 @@ def test_the_statuses_of_api_md_are_documented_where_they_apply(document: dict[s
     assert statuses("post", "/messages/template") == send
     assert statuses("get", "/messages") == {"200", "400", "401", "403", "503"}
     assert statuses("get", "/messages/{message_id}") == {"200", "401", "403", "404", "503"}
-    assert statuses("get", "/templates") == {"200", "401", "403"}
-    assert statuses("get", "/templates/{name}") == {"200", "401", "403", "404"}
-    assert statuses("post", "/templates/{name}/preview") == {"200", "400", "401", "403", "404", "415", "422"}
+    assert statuses("get", "/templates") == {"200", "401", "403", "503"}
+    assert statuses("get", "/templates/{name}") == {"200", "401", "403", "404", "503"}
+    assert statuses("post", "/templates/{name}/preview") == {
+        "200",
+        "400",
+        "401",
+        "403",
+        "404",
+        "415",
+        "422",
+        "503",
+    }
     for path in ("/webhook", "/webhook/{event}"):
         assert statuses("post", path) == {"200", "400", "401", "415", "503"}
-    assert statuses("get", "/openapi.json") == {"200"}
+    assert statuses("get", "/openapi.json") == {"200", "503"}
+
+
+def test_every_operation_documents_the_503_of_a_misconfigured_service(document: dict[str, Any]) -> None:
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            assert "`ServiceMisconfigured`" in operation["responses"]["503"]["description"], (method, path)
 
 
 def test_error_responses_use_the_error_body_and_name_their_codes(document: dict[str, Any]) -> None:
@@ -210,3 +225,13 @@ def test_path_parameters_come_from_the_route_table(document: dict[str, Any]) -> 
 def test_the_served_document_needs_no_auth_header_and_says_how_long_to_cache(api: Any) -> None:
     response = api.http.get("/openapi.json", headers=auth())
     assert response.headers["Cache-Control"] == "public, max-age=300"
+
+
+def test_the_template_routes_document_the_language_fallback(document: dict[str, Any]) -> None:
+    for path in ("/messages/template", "/templates/{name}/preview"):
+        operation = document["paths"][path]["post"]
+        assert "falls back to the template's default language" in operation["description"], path
+        schema = document["components"]["schemas"][
+            operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+        ]
+        assert "falls back" in schema["properties"]["language"]["description"]

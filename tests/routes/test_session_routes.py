@@ -44,12 +44,14 @@ def test_a_right_key_plain_or_given_as_its_sha256_is_200(api: Any, evolution: Re
     assert _json(response) == {"instance": INSTANCE, "state": "open", "connected": True}
 
 
-def test_empty_api_keys_deny_everything(api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_empty_api_keys_serve_nothing(api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from chalicelib import deps
 
     monkeypatch.setenv("API_KEYS", " , ")
     deps.reset()
-    assert api.http.get("/status", headers=auth()).status_code == 403
+    response = api.http.get("/status", headers=auth())
+    assert response.status_code == 503
+    assert _json(response)["Code"] == "ServiceMisconfigured"
 
 
 # -- request ids and the error shape -------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -105,11 +106,21 @@ def test_deploy_checks_the_secrets_ensures_the_table_then_deploys(deploy: Deploy
     run = deploy("deploy", stage)
 
     assert run.code == 0, run.err
-    assert run.calls == [
-        f"{PROVISION} check {stage}",
-        f"{PROVISION} ensure {stage}",
-        f"chalice deploy --stage {stage}",
-    ]
+    assert run.calls[:2] == [f"{PROVISION} check {stage}", f"{PROVISION} ensure {stage}"]
+    package, compile_it, deploy_it = run.calls[2:]
+    built = re.fullmatch(rf"chalice package --stage {stage} (\S+/deploy-package\.\w+/package)", package)
+    assert built, package
+    assert compile_it == f"python {REPO}/scripts/compile_package.py {built.group(1)} --chalice-cache {REPO}"
+    assert deploy_it == f"chalice deploy --stage {stage}"
+    assert not Path(built.group(1)).parent.exists(), "the temporary package folder is removed"
+
+
+@pytest.mark.parametrize("failing", ["package --stage dev", "compile_package.py"])
+def test_deploy_stops_when_the_package_or_its_bytecode_cannot_be_built(deploy: Deploy, failing: str) -> None:
+    run = deploy("deploy", "dev", fail=failing)
+
+    assert run.code == 1
+    assert not any(call.startswith("chalice deploy") for call in run.calls)
 
 
 def test_deploy_stops_when_a_secret_is_missing(deploy: Deploy) -> None:
