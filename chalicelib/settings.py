@@ -90,6 +90,13 @@ class Settings(BaseSettings):
     EVOLUTION_SEND_TIMEOUT: float = Field(default=15.0, gt=0, le=22)
     EVOLUTION_MAX_READ_TIMEOUT: float = Field(default=22.0, gt=0, le=22)
     HEALTH_TIMEOUT: float = Field(default=3.0, gt=0, le=3)
+    # Background work and pushed events (see chalicelib/jobs and chalicelib/events).
+    EVENTS_SIGNING_KEY: SecretStr | None = None  # derives each destination's whsec_ secret
+    JOBS_QUEUE_URL: str | None = Field(default=None, pattern=r"^https://sqs\.[\w.-]+/\d{12}/[\w-]{1,80}$")
+    LOCAL_WORKER: bool = True  # run queued jobs in a thread of this process (SQLite store only)
+    LOCAL_WORKER_THREADS: int = Field(default=8, ge=1, le=64)
+    EVENTS_DELIVERY_TIMEOUT: float = Field(default=10.0, gt=0, le=10)
+    EVENTS_RETRY_SCALE: float = Field(default=1.0, gt=0, le=1)  # < 1 compresses the schedule (dev only)
 
     @field_validator("DEFAULT_COUNTRY", mode="before")
     @classmethod
@@ -98,7 +105,14 @@ class Settings(BaseSettings):
             return value.strip().upper() or None
         return value
 
-    @field_validator("PUBLIC_BASE_URL", "ALERT_TOPIC_ARN", "SSM_PARAMETER_PREFIX", mode="before")
+    @field_validator(
+        "PUBLIC_BASE_URL",
+        "ALERT_TOPIC_ARN",
+        "SSM_PARAMETER_PREFIX",
+        "EVENTS_SIGNING_KEY",
+        "JOBS_QUEUE_URL",
+        mode="before",
+    )
     @classmethod
     def _blank_is_none(cls, value: Any) -> Any:
         if isinstance(value, str) and not value.strip():
@@ -154,7 +168,24 @@ class Settings(BaseSettings):
                         "set a real one (at least 16 characters) for STAGE=prod",
                         {"setting": name},
                     )
+        key = self.EVENTS_SIGNING_KEY
+        if key is None or len(key.get_secret_value()) < 32 or _looks_like_placeholder(key.get_secret_value()):
+            raise ValueError(
+                "EVENTS_SIGNING_KEY must be a random secret of at least 32 characters for STAGE=prod"
+            )
+        if self.EVENTS_RETRY_SCALE != 1.0:
+            raise ValueError(
+                "EVENTS_RETRY_SCALE compresses the retry schedule for tests; keep 1 for STAGE=prod"
+            )
         return self
+
+    def events_signing_key(self) -> str:
+        """``EVENTS_SIGNING_KEY``; SettingsError when it is not set (the events API needs it)."""
+        if self.EVENTS_SIGNING_KEY is None or len(self.EVENTS_SIGNING_KEY.get_secret_value()) < 32:
+            raise SettingsError(
+                "EVENTS_SIGNING_KEY is not set (at least 32 characters): event destinations need it"
+            )
+        return self.EVENTS_SIGNING_KEY.get_secret_value()
 
     @cached_property
     def api_key_digests(self) -> tuple[bytes, ...]:
@@ -251,6 +282,13 @@ def report_once(error: SettingsError) -> None:
         " ".join(problem.sentence() for problem in error.problems),
         extra={"settings": error.names},
     )
+
+
+def stage_name() -> str:
+    """The stage (``STAGE``), read without loading the settings: app.py names the stage's job queue
+    with it when chalice builds the app (chalice sets the stage's variables before that)."""
+    stage = os.environ.get("STAGE", "dev")
+    return stage if re.fullmatch(r"[a-z][a-z0-9-]{0,20}", stage) else "dev"
 
 
 @cache

@@ -71,7 +71,7 @@ def consume(event: dict[str, Any], *, registry: Registry, transport: Transport) 
         job = Job.from_json(record.body)
         run_job(job, registry=registry, transport=transport)
 
-    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    processor = BatchProcessor(event_type=EventType.SQS)  # a wholly failed batch raises: all retried
     response: dict[str, Any] = dict(process_partial_response(event, record_handler, processor))
     failures = response.get("batchItemFailures", [])
     if failures:

@@ -28,7 +28,12 @@ def _handle() -> dict[str, Any]:
         raise errors.UnauthorizedError("Missing or wrong webhook secret.")
     body = read_json(request.raw_body, max_bytes=limits.WEBHOOK_BODY_BYTES)
     event = parse_envelope(body, received_at=datetime.now(UTC))
-    return webhook_service().handle(event)
+    answer = webhook_service().handle(event)
+    if not (answer.get("duplicate") or answer.get("ignored")):
+        from chalicelib.background import kick  # noqa: PLC0415
+
+        kick()  # the change's events are in the outbox: relay them now
+    return answer
 
 
 @bp.route("/webhook", methods=["POST"])

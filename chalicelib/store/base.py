@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from chalicelib.events.types import Event
+from chalicelib.models.events import Delivery, Destination
 from chalicelib.models.records import InstanceState, MessageRecord
 
 IdempotencyState = Literal["in_progress", "done"]
@@ -238,4 +240,66 @@ class Store(IdempotencyStore, MessageStore, SendStore, InstanceStore, Protocol):
 
     def ping(self) -> None:
         """Cheap liveness check; raises StoreUnavailableError."""
+        ...
+
+
+class EventStore(Protocol):
+    """Pushed events: the outbox of events, destinations, and one delivery per (destination, event).
+
+    Events reporting a change are written by the change's own write (``insert_inbound``,
+    ``apply_status``, ``attach_message_id``, ``create_message``, ``update_instance_state``), in the
+    same transaction; ``add_event`` is for events that report no stored change (``ping``).
+    """
+
+    def add_event(self, event: Event, *, dispatched: bool = False) -> None:
+        """Keep ``event`` (in the outbox unless ``dispatched``)."""
+        ...
+
+    def get_event(self, instance: str, event_id: str) -> Event | None: ...
+
+    def events_since(self, instance: str, since_id: str, *, limit: int) -> list[Event]:
+        """Events with an id at or above ``since_id`` (ids are time-ordered), oldest first."""
+        ...
+
+    def undispatched_events(self, instance: str, *, limit: int) -> list[Event]:
+        """Outbox events not yet fanned out to destinations, oldest first."""
+        ...
+
+    def mark_dispatched(self, instance: str, event_id: str) -> None: ...
+
+    def put_destination(self, destination: Destination, *, limit: int) -> bool:
+        """Create ``destination``; False when the instance already has ``limit`` of them."""
+        ...
+
+    def get_destination(self, instance: str, destination_id: str) -> Destination | None: ...
+
+    def list_destinations(self, instance: str) -> list[Destination]:
+        """Every destination of the instance, oldest first."""
+        ...
+
+    def delete_destination(self, instance: str, destination_id: str) -> bool:
+        """Remove a destination and its deliveries; False when there was none."""
+        ...
+
+    def disable_destination(self, instance: str, destination_id: str, *, reason: str) -> None: ...
+
+    def open_delivery(self, delivery: Delivery) -> bool:
+        """Insert ``delivery`` unless one exists for its (destination, event); True when inserted."""
+        ...
+
+    def get_delivery(self, destination_id: str, event_id: str) -> Delivery | None: ...
+
+    def record_attempt(self, delivery: Delivery, *, token: int, any_status: bool = False) -> bool:
+        """Replace the delivery with ``delivery`` if its stored ``token`` is still ``token`` (and
+        it is still pending, unless ``any_status``); False when another attempt got there first."""
+        ...
+
+    def list_deliveries(
+        self, destination_id: str, *, status: str | None = None, after: str | None = None, limit: int = 50
+    ) -> tuple[list[Delivery], str | None]:
+        """Deliveries newest event first, and the cursor of the next page (None at the end)."""
+        ...
+
+    def overdue_deliveries(self, instance: str, *, before: str, limit: int) -> list[Delivery]:
+        """Pending deliveries whose next attempt was due before ``before`` (ISO time)."""
         ...

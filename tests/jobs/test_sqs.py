@@ -84,18 +84,19 @@ def test_a_batch_reports_only_its_failed_records(sqs: Any) -> None:
     assert answer == {"batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m3"}]}
 
 
-def test_a_whole_failed_batch_is_reported_record_by_record(sqs: Any) -> None:
+def test_a_wholly_failed_batch_raises_so_the_queue_retries_every_record(sqs: Any) -> None:
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
     registry = Registry()
     registry.register("demo", lambda job: (_ for _ in ()).throw(RuntimeError("down")))
     queue = sqs.create_queue(QueueName="jobs")["QueueUrl"]
 
-    answer = consume(
-        sqs_event([Job(kind="demo").to_json()] * 2),
-        registry=registry,
-        transport=SQSTransport(queue, client=sqs),
-    )
-
-    assert answer == {"batchItemFailures": [{"itemIdentifier": "m0"}, {"itemIdentifier": "m1"}]}
+    with pytest.raises(BatchProcessingError):
+        consume(
+            sqs_event([Job(kind="demo").to_json()] * 2),
+            registry=registry,
+            transport=SQSTransport(queue, client=sqs),
+        )
 
 
 def test_run_again_and_an_early_job_go_back_to_the_queue_with_a_delay(sqs: Any) -> None:
