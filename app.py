@@ -8,11 +8,13 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from chalice.app import Chalice, Cron, Request, Response
+from chalice.app import Chalice, Cron, Rate, Request, Response, SQSEvent
 
 from chalicelib import deps
+from chalicelib.jobs.names import jobs_queue_name
 from chalicelib.logs import get_logger, request_id_var
-from chalicelib.routes import auth, docs, gate, messages, qr, session, templates, webhooks
+from chalicelib.routes import auth, docs, events, gate, messages, qr, session, templates, webhooks
+from chalicelib.settings import stage_name
 
 app = Chalice(app_name="whatsapp-evolution")
 app.register_blueprint(auth.bp)
@@ -22,6 +24,7 @@ app.register_blueprint(webhooks.bp)
 app.register_blueprint(templates.bp)
 app.register_blueprint(qr.bp)
 app.register_blueprint(docs.bp)
+app.register_blueprint(events.bp)
 
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -33,6 +36,7 @@ def request_context(event: Request, get_response: Callable[[Request], Response])
     incoming = event.headers.get("x-request-id", "")
     request_id = incoming if _SANE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
     log = get_logger()  # first, so the view's own log lines are already routed
+    events.start_local_worker()  # SQLite only: queued jobs run in this process, started on first use
     token = request_id_var.set(request_id)
     started = time.perf_counter()
     try:
@@ -56,3 +60,21 @@ def health_check(event: Any) -> dict[str, Any]:
     """Every 5 minutes: the /health checks, EMF metrics, an alert when the session leaves open."""
     get_logger()
     return deps.health_service().run_scheduled()
+
+
+@app.on_sqs_message(queue=jobs_queue_name(stage_name()), batch_size=10, name="jobs_worker")
+def jobs_worker(event: SQSEvent) -> dict[str, Any]:
+    """Background jobs (event deliveries, ...) from the stage's SQS queue; partial batch failures."""
+    get_logger()
+    from chalicelib.background import consume_sqs  # noqa: PLC0415
+
+    return consume_sqs(event.to_dict())
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="events_sweep")
+def events_sweep(event: Any) -> dict[str, int]:
+    """Every minute: relay outbox events and re-queue overdue deliveries (lost between two writes)."""
+    get_logger()
+    from chalicelib.background import run_scheduled_sweep  # noqa: PLC0415
+
+    return run_scheduled_sweep()

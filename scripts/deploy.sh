@@ -54,6 +54,7 @@ cmd_deploy() {
     provision ensure "$STAGE"
     package_with_bytecode
     "$CHALICE" deploy --stage "$STAGE"
+    provision after-deploy "$STAGE"
 }
 
 cmd_logs() {
@@ -63,7 +64,7 @@ cmd_logs() {
             -n | --name)
                 [[ $# -ge 2 ]] || die "--name needs a function: api_handler, health_check or api_key_auth"
                 case $2 in
-                    api_handler | health_check | api_key_auth) names+=("$2") ;;
+                    api_handler | health_check | api_key_auth | jobs_worker | events_sweep) names+=("$2") ;;
                     *) die "unknown function '$2': use api_handler, health_check or api_key_auth" ;;
                 esac
                 shift 2

@@ -9,6 +9,9 @@ Usage: python scripts/provision.py ensure|check|delete-table <stage>      (stage
   check         exit 1 listing the required SSM parameters missing under the stage's prefix (never
                 reading their values)
   delete-table  delete the dev table (refused for prod: do that by hand)
+  after-deploy  switch partial batch failures on for the jobs worker's SQS mapping
+
+`ensure` also creates the job queues and writes `<prefix>/JOBS_QUEUE_URL` (scripts/provision_queues.py).
 
 Each function takes its boto3 client keyword-only, so the tests pass moto's.
 """
@@ -27,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from chalicelib.settings import SECRET_FIELDS  # noqa: E402
 from chalicelib.store.dynamodb.table import TABLE_DEFINITION, TTL_ATTRIBUTE  # noqa: E402
+from scripts import provision_queues  # noqa: E402
 
 APP_NAME = "whatsapp-evolution"
 STAGES = ("dev", "prod")
@@ -37,7 +41,9 @@ REQUIRED_PARAMETERS = (
     "INSTANCE_NAME",
     "API_KEYS",
     "WEBHOOK_SECRET",
+    "EVENTS_SIGNING_KEY",
 )
+SECRETS = (*SECRET_FIELDS, "EVENTS_SIGNING_KEY")
 CONFIG_FILE = ROOT / ".chalice" / "config.json"
 WAIT = {"Delay": 2, "MaxAttempts": 90}  # up to 3 minutes for a table to become ACTIVE
 BACKUP_ATTEMPTS = 10  # PITR cannot be switched on for a few seconds after a table is created
@@ -208,7 +214,7 @@ def parameter_problems(stage: str, *, ssm: Any, config_file: Path = CONFIG_FILE)
     problems = [f"missing: {prefix}/{name}" for name in REQUIRED_PARAMETERS if name not in found]
     problems += [
         f"not a SecureString: {prefix}/{name} ({found[name]})"
-        for name in SECRET_FIELDS
+        for name in SECRETS
         if name in found and found[name] != "SecureString"
     ]
     return problems
@@ -240,7 +246,7 @@ def _check_stage(stage: str) -> None:
 
 
 def main(argv: list[str]) -> int:
-    commands = ("ensure", "check", "delete-table")
+    commands = ("ensure", "check", "delete-table", "after-deploy")
     if len(argv) != 2 or argv[0] not in commands or argv[1] not in STAGES:
         print(f"usage: provision.py {'|'.join(commands)} {'|'.join(STAGES)}", file=sys.stderr)
         return 2
@@ -252,6 +258,12 @@ def main(argv: list[str]) -> int:
         if command == "ensure":
             ensure_table(stage, client=boto3.client("dynamodb"))
             ensure_store_url(stage, ssm=boto3.client("ssm"))
+            queue_url = provision_queues.ensure_queues(stage, sqs=boto3.client("sqs"))
+            provision_queues.ensure_queue_url(
+                stage, queue_url, ssm=boto3.client("ssm"), prefix=parameter_prefix(stage)
+            )
+        elif command == "after-deploy":
+            provision_queues.ensure_batch_failures(stage, lambda_client=boto3.client("lambda"))
         elif command == "check":
             check_secrets(stage, ssm=boto3.client("ssm"))
         else:

@@ -107,11 +107,12 @@ def test_deploy_checks_the_secrets_ensures_the_table_then_deploys(deploy: Deploy
 
     assert run.code == 0, run.err
     assert run.calls[:2] == [f"{PROVISION} check {stage}", f"{PROVISION} ensure {stage}"]
-    package, compile_it, deploy_it = run.calls[2:]
+    package, compile_it, deploy_it, after = run.calls[2:]
     built = re.fullmatch(rf"chalice package --stage {stage} (\S+/deploy-package\.\w+/package)", package)
     assert built, package
     assert compile_it == f"python {REPO}/scripts/compile_package.py {built.group(1)} --chalice-cache {REPO}"
     assert deploy_it == f"chalice deploy --stage {stage}"
+    assert after == f"{PROVISION} after-deploy {stage}"  # partial batch failures on the worker's mapping
     assert not Path(built.group(1)).parent.exists(), "the temporary package folder is removed"
 
 

@@ -200,7 +200,7 @@ def test_chalice_package_with_the_merge_template_wires_every_function_to_the_tab
     resources = packaged(stage, tmp_path / "package")["Resources"]
 
     functions = {k for k, v in resources.items() if v.get("Type") == "AWS::Serverless::Function"}
-    assert functions == {"APIHandler", "HealthCheck", "ApiKeyAuth"}
+    assert functions == {"APIHandler", "HealthCheck", "ApiKeyAuth", "JobsWorker", "EventsSweep"}
     for name in functions:
         variables = resources[name]["Properties"]["Environment"]["Variables"]
         assert variables["STORE_URL"] == {"Fn::Sub": "dynamodb://${StoreTable}"}
@@ -209,3 +209,101 @@ def test_chalice_package_with_the_merge_template_wires_every_function_to_the_tab
         assert "Type" in resources[name], f"{name} merges into nothing chalice generates"
     roles = resources["StorePolicy"]["Properties"]["Roles"]
     assert all(resources[role["Ref"]]["Type"] == "AWS::IAM::Role" for role in roles)
+
+
+# -- background jobs (SQS) and event buses (EventBridge) -------------------------------------
+
+JOBS_SOURCES = (REPO / "chalicelib" / "jobs" / "sqs.py",)
+EVENTS_SOURCES = (REPO / "chalicelib" / "events" / "eventbridge.py",)
+# Lambda's SQS event source polls the queue with the worker's own role.
+SQS_EVENT_SOURCE = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
+AWS_SERVICES = ("sqs", "events", "kms", "ssm", "sns", "s3", "dynamodb", "lambda")
+
+
+def client_actions(service: str, sources: tuple[Path, ...]) -> set[str]:
+    """The IAM actions of the boto3 calls the sources make on their ``service`` client
+    (``<client>().<operation>(`` → ``<service>:<Operation>``)."""
+    actions = set()
+    for source in sources:
+        text = source.read_text()
+        assert f'"{service}"' in text, f"{source.name} no longer creates a {service} client"
+        for operation in re.findall(r"(?:_sqs\(\)|_client\(\)\))\.([a-z_]+)\(", text):
+            actions.add(f"{service}:" + "".join(part.capitalize() for part in operation.split("_")))
+    assert actions, f"no {service} calls found in {[s.name for s in sources]}: update this test"
+    return actions
+
+
+def test_the_code_calls_exactly_these_queue_and_bus_actions() -> None:
+    assert client_actions("sqs", JOBS_SOURCES) == {"sqs:SendMessage"}
+    assert client_actions("events", EVENTS_SOURCES) == {"events:PutEvents"}
+
+
+def test_no_other_module_creates_an_aws_client_the_policy_does_not_know_of() -> None:
+    known = {
+        "chalicelib/jobs/sqs.py": {"sqs"},
+        "chalicelib/events/eventbridge.py": {"events"},
+        "chalicelib/settings.py": {"ssm"},
+        "chalicelib/services/health.py": {"sns"},
+    }
+    for path in (REPO / "chalicelib").rglob("*.py"):
+        services = set(re.findall(r'boto3\.client\(\s*"(\w+)"', path.read_text())) - {"dynamodb"}
+        relative = str(path.relative_to(REPO))
+        assert services <= known.get(relative, set()), f"{relative} calls {services}: grant and list it here"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_stage_policy_grants_the_jobs_queue_and_event_buses_exactly(stage: str) -> None:
+    document = policy(stage)
+    sqs_statements = [
+        s for s in document["Statement"] if any(a.startswith("sqs:") for a in as_list(s["Action"]))
+    ]
+    bus_statements = [
+        s for s in document["Statement"] if any(a.startswith("events:") for a in as_list(s["Action"]))
+    ]
+    queue = ACCOUNT_ARN.format(service="sqs") + f"{APP}-{stage}-jobs"
+
+    assert {a for s in sqs_statements for a in as_list(s["Action"])} == (
+        client_actions("sqs", JOBS_SOURCES) | SQS_EVENT_SOURCE
+    )
+    assert {a for s in bus_statements for a in as_list(s["Action"])} == client_actions(
+        "events", EVENTS_SOURCES
+    )
+    for action in client_actions("sqs", JOBS_SOURCES) | SQS_EVENT_SOURCE:
+        assert allowed(document, action, queue)
+        assert not allowed(document, action, queue + "-dlq")  # dead letters are an operator's
+        assert not allowed(document, action, ACCOUNT_ARN.format(service="sqs") + "another-queue")
+    assert allowed(document, "events:PutEvents", ACCOUNT_ARN.format(service="events") + "event-bus/crm")
+    assert not allowed(document, "events:PutRule", ACCOUNT_ARN.format(service="events") + "event-bus/crm")
+
+
+def test_the_merge_template_makes_the_queues_and_grants_them_to_every_function_that_queues() -> None:
+    resources = merge_template()["Resources"]
+    queue, dead_letters = resources["JobsQueue"], resources["JobsDeadLetterQueue"]
+    statement = resources["JobsPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+
+    assert queue["Type"] == dead_letters["Type"] == "AWS::SQS::Queue"
+    redrive = queue["Properties"]["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["JobsDeadLetterQueue", "Arn"]}
+    assert 1 < redrive["maxReceiveCount"] <= 10
+    config = json.loads((REPO / ".chalice" / "config.json").read_text())
+    worker_timeout = config["stages"]["prod"]["lambda_functions"]["jobs_worker"]["lambda_timeout"]
+    assert queue["Properties"]["VisibilityTimeout"] >= 6 * worker_timeout
+    assert {a for s in statement for a in as_list(s["Action"])} == client_actions(
+        "sqs", JOBS_SOURCES
+    ) | SQS_EVENT_SOURCE
+    assert [s["Resource"] for s in statement] == [{"Fn::GetAtt": ["JobsQueue", "Arn"]}]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_packaged_worker_reads_the_stacks_queue_with_partial_batch_failures(
+    stage: str, tmp_path: Path
+) -> None:
+    resources = packaged(stage, tmp_path / "package")["Resources"]
+    (source,) = resources["JobsWorker"]["Properties"]["Events"].values()
+
+    assert source["Type"] == "SQS"
+    assert source["Properties"]["Queue"] == {"Fn::Sub": "${JobsQueue.Arn}"}
+    assert source["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    for name in ("APIHandler", "HealthCheck", "JobsWorker", "EventsSweep"):
+        variables = resources[name]["Properties"]["Environment"]["Variables"]
+        assert variables["JOBS_QUEUE_URL"] == {"Ref": "JobsQueue"}

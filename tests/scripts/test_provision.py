@@ -19,6 +19,7 @@ SECRET_VALUES = {
     "INSTANCE_NAME": "manpower-whatsapp",
     "API_KEYS": "api-key-value-that-must-not-print",
     "WEBHOOK_SECRET": "webhook-secret-value-that-must-not-print",
+    "EVENTS_SIGNING_KEY": "events-signing-key-value-that-must-not-print",
 }
 PLAIN = ("EVOLUTION_API_URL", "INSTANCE_NAME")
 
@@ -309,7 +310,7 @@ def test_the_command_line_answers_a_wrong_call_with_its_usage(
     argv: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert provision.main(argv) == 2
-    assert "usage: provision.py ensure|check|delete-table dev|prod" in capsys.readouterr().err
+    assert "usage: provision.py ensure|check|delete-table|after-deploy dev|prod" in capsys.readouterr().err
 
 
 def test_the_command_line_ensures_and_checks_a_stage(
@@ -317,6 +318,8 @@ def test_the_command_line_ensures_and_checks_a_stage(
 ) -> None:
     assert provision.main(["ensure", "dev"]) == 0
     assert aws["dynamodb"].list_tables()["TableNames"] == ["whatsapp-evolution-dev"]
+    queue_url = aws["ssm"].get_parameter(Name="/whatsapp-evolution/dev/JOBS_QUEUE_URL")["Parameter"]["Value"]
+    assert queue_url.endswith("/whatsapp-evolution-dev-jobs")
 
     with pytest.raises(SystemExit) as exited:
         provision.main(["check", "dev"])
