@@ -64,3 +64,19 @@ class Event(BaseModel):
 def wants(filter_: list[str] | None, event_type: str) -> bool:
     """Whether a destination with this filter (None: every type) receives ``event_type``."""
     return filter_ is None or event_type in UNFILTERED or event_type in filter_
+
+
+def message_event(type_: EventType, record: Any, *, at: str) -> Event:
+    """A ``message.*`` event: ``data`` is the record as ``GET /messages/{id}`` returns it."""
+    return Event(id=new_event_id(), type=type_, created_at=at, instance=record.instance, data=record.public())
+
+
+def session_event(instance: str, state: str, previous: str | None, *, at: str) -> Event:
+    """A ``session.state`` event: the session's new state and the one before."""
+    return Event(
+        id=new_event_id(),
+        type="session.state",
+        created_at=at,
+        instance=instance,
+        data={"instance": instance, "state": state, "previous": previous, "at": at},
+    )

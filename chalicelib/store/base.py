@@ -230,19 +230,6 @@ class InstanceStore(Protocol):
         ...
 
 
-class Store(IdempotencyStore, MessageStore, SendStore, InstanceStore, Protocol):
-    """Durable state: every concern's protocol, plus a liveness check.
-
-    A new concern (events, media, broadcasts) adds its own Protocol above and joins this list;
-    each backend composes one mixin per concern. Every backend failure surfaces as
-    :class:`chalicelib.errors.StoreUnavailableError`.
-    """
-
-    def ping(self) -> None:
-        """Cheap liveness check; raises StoreUnavailableError."""
-        ...
-
-
 class EventStore(Protocol):
     """Pushed events: the outbox of events, destinations, and one delivery per (destination, event).
 
@@ -302,4 +289,17 @@ class EventStore(Protocol):
 
     def overdue_deliveries(self, instance: str, *, before: str, limit: int) -> list[Delivery]:
         """Pending deliveries whose next attempt was due before ``before`` (ISO time)."""
+        ...
+
+
+class Store(IdempotencyStore, MessageStore, SendStore, InstanceStore, EventStore, Protocol):
+    """Durable state: every concern's protocol, plus a liveness check.
+
+    A new concern (events, media, broadcasts) adds its own Protocol above and joins this list;
+    each backend composes one mixin per concern. Every backend failure surfaces as
+    :class:`chalicelib.errors.StoreUnavailableError`.
+    """
+
+    def ping(self) -> None:
+        """Cheap liveness check; raises StoreUnavailableError."""
         ...

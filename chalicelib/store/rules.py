@@ -234,8 +234,8 @@ def encode_cursor(last_id: str) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> str:
-    """The id a cursor points after; ValueError when it is not one of ours."""
+def decode_cursor(cursor: str, *, prefix: str = "msg_") -> str:
+    """The id (``<prefix>…``) a cursor points after; ValueError when it is not one of ours."""
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError) as e:
@@ -243,6 +243,6 @@ def decode_cursor(cursor: str) -> str:
     if not isinstance(data, dict) or data.get("v") != 1:
         raise ValueError("invalid cursor")
     before = data.get("before")
-    if not isinstance(before, str) or not before.startswith("msg_"):
+    if not isinstance(before, str) or not before.startswith(prefix):
         raise ValueError("invalid cursor")
     return before

@@ -94,14 +94,16 @@ def test_a_status_update_whose_answer_was_lost_is_reported_applied(
     store: DynamoDBStore, proxy: DroppingProxy
 ) -> None:
     store.create_message(outbound(5, message_id="WA5"))
-    proxy.drop("UpdateItem")
+    proxy.drop("TransactWriteItems")  # a status change is one transaction with its event
 
     result = store.apply_status(INSTANCE, "WA5", "delivered", at=at(6))
 
-    assert proxy.dropped == ["UpdateItem"]
+    assert proxy.dropped == ["TransactWriteItems"]
     assert result.applied is True and result.duplicate is False
     assert result.record is not None and result.record.status == "delivered"
     assert store.apply_status(INSTANCE, "WA5", "delivered", at=at(7)).duplicate is True
+    (event,) = store.undispatched_events(INSTANCE, limit=10)  # written once, with the change
+    assert (event.type, event.data["status"]) == ("message.status", "delivered")
 
 
 def test_a_parked_send_whose_take_answer_was_lost_is_still_taken_once(

@@ -157,9 +157,17 @@ def test_each_concern_contributes_its_own_tables_and_a_composition_creates_only_
 
     with sqlite3.connect(path) as db:
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert tables == {"instances", "store_probe"}  # the core's own: what ping writes to
-    assert InstancesOnly.expiring_tables() == []
-    assert SQLiteStore.expiring_tables() == ["messages", "orphans", "parked_sends", "idempotency"]
+    # a state change writes its event (the outbox comes along); the core's own: what ping writes to
+    assert tables == {"instances", "events", "store_probe"}
+    assert InstancesOnly.expiring_tables() == ["events"]
+    assert SQLiteStore.expiring_tables() == [
+        "events",
+        "deliveries",
+        "messages",
+        "orphans",
+        "parked_sends",
+        "idempotency",
+    ]
     assert {"instances", "idempotency", "messages", "orphans", "parked_sends"} <= {
         s.split()[5] for s in SQLiteStore.schema() if s.startswith("CREATE TABLE")
     }

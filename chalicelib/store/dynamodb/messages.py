@@ -6,16 +6,20 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+from chalicelib.clock import now_iso
 from chalicelib.errors import StoreUnavailableError
+from chalicelib.events.types import message_event
 from chalicelib.models.records import STATUS_RANK, MessageRecord
 from chalicelib.store.base import MessagePage, StatusResult
 from chalicelib.store.dynamodb.codec import decode, encode
-from chalicelib.store.dynamodb.core import NEW, WRITER, ConditionFailedError, DynamoDBCore
+from chalicelib.store.dynamodb.core import NEW, WRITER, ConditionFailedError
+from chalicelib.store.dynamodb.events import DynamoDBOutbox
 from chalicelib.store.dynamodb.table import LIST_INDEX, TTL_ATTRIBUTE, model_fields
 from chalicelib.store.rules import (
     DIRECTIONS,
     UNRESOLVED,
     OrphanStatus,
+    advance,
     attached_status,
     check_query,
     check_status,
@@ -29,6 +33,8 @@ from chalicelib.store.rules import (
     new_writer,
     ttl_expiry,
 )
+
+ADVANCE_ATTEMPTS = 5  # optimistic tries of one status change against concurrent ones
 
 
 def msg_key(id: str) -> dict[str, str]:
@@ -56,7 +62,7 @@ def record_from_item(item: dict[str, Any]) -> MessageRecord:
     return MessageRecord.model_validate(model_fields(decode(item)))
 
 
-class DynamoDBMessages(DynamoDBCore):
+class DynamoDBMessages(DynamoDBOutbox):
     """:class:`chalicelib.store.base.MessageStore` on DynamoDB."""
 
     def _record_item(self, record: MessageRecord, writer: str = "") -> dict[str, Any]:
@@ -168,8 +174,11 @@ class DynamoDBMessages(DynamoDBCore):
                 TTL_ATTRIBUTE: expires_at(record.created_at, self._retention_days),
             }
         )
+        operations = [self._put(self._record_item(record, writer)), pointer]
+        if record.direction == "inbound":
+            operations += self._event_items(message_event("message.received", record, at=now_iso()))
         try:
-            self._transact([self._put(self._record_item(record, writer)), pointer])
+            self._transact(operations)
         except ConditionFailedError as e:
             if self._written_by(msg_key(record.id), writer):
                 pass  # stored by our own first attempt, whose answer was lost
@@ -223,42 +232,52 @@ class DynamoDBMessages(DynamoDBCore):
         *,
         updated_at: str | None = None,
     ) -> MessageRecord | None:
-        """Move the record forward in one conditional write; None when it would not move."""
-        rank = STATUS_RANK[status]
-        names = {
-            "#status": "status",
-            "#rank": "status_rank",
-            "#history": "status_history",
-            "#updated": "updated_at",
-        }
-        writer = new_writer()
-        names["#writer"] = WRITER
-        values: dict[str, Any] = {":s": status, ":r": rank, ":at": updated_at or at, ":empty": []}
-        values[":h"] = [{"status": status, "at": at}]
-        values[":writer"] = writer
-        expression = (
-            "SET #status = :s, #rank = :r, #updated = :at, #writer = :writer,"
-            " #history = list_append(if_not_exists(#history, :empty), :h)"
-        )
-        if error is not None:
-            names["#error"], values[":e"] = "error", error
-            expression += ", #error = :e"
-        try:
-            response = self._call(
-                "update_item",
-                Key=encode(msg_key(id)),
-                UpdateExpression=expression,
-                ConditionExpression="attribute_exists(pk) AND #rank < :r",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=encode(values),
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        """Move the record forward, with its ``message.status`` event, in one transaction
+        conditioned on the rank read just before (tried again when another write got there
+        first); None when it would not move."""
+        for _ in range(ADVANCE_ATTEMPTS):
+            current = self._get_record(id)
+            moved = advance(current, status, at, error, updated_at=updated_at) if current else None
+            if current is None or moved is None:
+                return None
+            names = {
+                "#status": "status",
+                "#rank": "status_rank",
+                "#history": "status_history",
+                "#updated": "updated_at",
+            }
+            values: dict[str, Any] = {":s": status, ":r": STATUS_RANK[status], ":at": moved.updated_at}
+            values |= {
+                ":h": [{"status": status, "at": at}],
+                ":empty": [],
+                ":was": STATUS_RANK[current.status],
+            }
+            writer = new_writer()
+            names["#writer"], values[":writer"] = WRITER, writer
+            expression = (
+                "SET #status = :s, #rank = :r, #updated = :at, #writer = :writer,"
+                " #history = list_append(if_not_exists(#history, :empty), :h)"
             )
-        except ConditionFailedError as e:
-            if e.item and decode(e.item).get(WRITER) == writer:
-                return record_from_item(e.item)  # our own update; its answer was lost
-            return None
-        return record_from_item(response["Attributes"])
+            if error is not None:
+                names["#error"], values[":e"] = "error", error
+                expression += ", #error = :e"
+            update = {
+                "TableName": self.table_name,
+                "Key": encode(msg_key(id)),
+                "UpdateExpression": expression,
+                "ConditionExpression": "attribute_exists(pk) AND #rank = :was",
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": encode(values),
+            }
+            event = message_event("message.status", moved, at=now_iso())
+            try:
+                self._transact([{"Update": update}, *self._event_items(event)])
+            except ConditionFailedError:
+                if self._written_by(msg_key(id), writer):
+                    return moved  # our own transaction (event included); its answer was lost
+                continue  # the status moved meanwhile: read it again
+            return moved
+        return None
 
     def _fold_orphans(
         self, record: MessageRecord, message_id: str, extra: list[OrphanStatus] | None = None

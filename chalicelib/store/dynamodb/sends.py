@@ -7,7 +7,9 @@ import contextlib
 import logging
 from typing import Any
 
+from chalicelib.clock import now_iso
 from chalicelib.errors import StoreUnavailableError
+from chalicelib.events.types import message_event
 from chalicelib.models.records import MessageRecord
 from chalicelib.store.base import ClaimLostError, DuplicateMessageError
 from chalicelib.store.dynamodb.codec import encode
@@ -15,7 +17,7 @@ from chalicelib.store.dynamodb.core import WRITER, ConditionFailedError
 from chalicelib.store.dynamodb.idempotency import idempotency_key, release_claim
 from chalicelib.store.dynamodb.messages import DynamoDBMessages, msg_key, unknown_key
 from chalicelib.store.dynamodb.table import model_fields
-from chalicelib.store.rules import UNAVAILABLE, new_writer, settle
+from chalicelib.store.rules import UNAVAILABLE, is_written_ahead, new_writer, settle
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +87,10 @@ class DynamoDBSends(DynamoDBMessages):
                 operations.append({"Delete": marker})
             if key is not None and response is not None:
                 operations.append({"Update": self._done(key, response)})
+            if not is_written_ahead(record) and settled.status != record.status:
+                # a webhook settled it first: this outcome moves it on (a send's own first
+                # outcome is its answer, not a change to report)
+                operations += self._event_items(message_event("message.status", settled, at=now_iso()))
             try:
                 self._transact(operations)
             except ConditionFailedError:

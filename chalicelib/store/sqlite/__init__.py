@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from chalicelib.store.sqlite.core import SQLiteCore
+from chalicelib.store.sqlite.events import SQLiteEvents
 from chalicelib.store.sqlite.idempotency import SQLiteIdempotency
 from chalicelib.store.sqlite.instances import SQLiteInstances
 from chalicelib.store.sqlite.messages import SQLiteMessages
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["SQLiteCore", "SQLiteStore"]
 
 
-class SQLiteStore(SQLiteIdempotency, SQLiteSends, SQLiteMessages, SQLiteInstances):
+class SQLiteStore(SQLiteIdempotency, SQLiteSends, SQLiteMessages, SQLiteInstances, SQLiteEvents):
     """The store on one SQLite file; safe across threads and processes sharing that file.
 
     A new concern adds its mixin (its DDL and expiring tables included) to this list.

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from chalicelib.clock import now_iso
+from chalicelib.events.types import session_event
 from chalicelib.models.records import InstanceState
 from chalicelib.store.rules import check_instance_fields
-from chalicelib.store.sqlite.core import SQLiteCore
+from chalicelib.store.sqlite.events import SQLiteOutbox
 
 
-class SQLiteInstances(SQLiteCore):
+class SQLiteInstances(SQLiteOutbox):
     """:class:`chalicelib.store.base.InstanceStore` on SQLite (no TTL: the health job's memory
     must survive quiet months)."""
 
@@ -30,4 +32,7 @@ class SQLiteInstances(SQLiteCore):
                 "INSERT OR REPLACE INTO instances (instance, data) VALUES (?, ?)",
                 (instance, state.model_dump_json()),
             )
+            previous = current.get("state")
+            if "state" in fields and state.state != (previous or "unknown"):
+                self._put_event(db, session_event(instance, state.state, previous, at=now_iso()))
             return state

@@ -24,10 +24,10 @@ from chalicelib.store.rules import (
     is_unresolved_send,
     ttl_expiry,
 )
-from chalicelib.store.sqlite.core import SQLiteCore
+from chalicelib.store.sqlite.events import SQLiteOutbox
 
 
-class SQLiteMessages(SQLiteCore):
+class SQLiteMessages(SQLiteOutbox):
     """:class:`chalicelib.store.base.MessageStore` on SQLite."""
 
     DDL = """
@@ -52,9 +52,12 @@ class SQLiteMessages(SQLiteCore):
 
     def create_message(self, record: MessageRecord) -> MessageRecord:
         with self._tx() as db:
+            created = record
             if record.message_id is not None:
                 record = self._fold_orphans(db, record, record.message_id)
             self._insert(db, record)
+            if record.status != created.status:  # statuses that arrived first moved it on
+                self._message_event(db, "message.status", record)
             return record
 
     def attach_message_id(
@@ -68,9 +71,12 @@ class SQLiteMessages(SQLiteCore):
             record = MessageRecord.model_validate_json(row["data"])
             if record.message_id is not None or self._by_message_id(db, record.instance, message_id):
                 return None
+            before = record.status
             record = record.model_copy(update={"message_id": message_id, "updated_at": at})
             record = self._fold_orphans(db, record, message_id, extra)
             self._save(db, record)
+            if record.status != before:  # e.g. a timed-out send settled
+                self._message_event(db, "message.status", record)
             return record
 
     def insert_inbound(self, record: MessageRecord) -> bool:
@@ -78,7 +84,10 @@ class SQLiteMessages(SQLiteCore):
         with self._tx() as db:
             if self._by_message_id(db, record.instance, message_id) is not None:
                 return False
-            self._insert(db, self._fold_orphans(db, record, message_id))
+            stored = self._fold_orphans(db, record, message_id)
+            self._insert(db, stored)
+            if stored.direction == "inbound":
+                self._message_event(db, "message.received", stored)
             return True
 
     def apply_status(
@@ -112,6 +121,7 @@ class SQLiteMessages(SQLiteCore):
             if moved is None:
                 return StatusResult(found=True, applied=False, record=record)
             self._save(db, moved)
+            self._message_event(db, "message.status", moved)
             return StatusResult(found=True, applied=True, record=moved)
 
     def get_message(self, instance: str, id_or_message_id: str) -> MessageRecord | None:

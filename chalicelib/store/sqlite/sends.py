@@ -7,7 +7,7 @@ from typing import Any
 
 from chalicelib.models.records import MessageRecord
 from chalicelib.store.base import ClaimLostError
-from chalicelib.store.rules import settle
+from chalicelib.store.rules import is_written_ahead, settle
 from chalicelib.store.sqlite.idempotency import release_claim
 from chalicelib.store.sqlite.messages import SQLiteMessages
 
@@ -49,9 +49,13 @@ class SQLiteSends(SQLiteMessages):
                     if holder is not None and holder.id != id:
                         message_id = None  # a webhook gave it to a twin (same chat and content)
                 settled = settle(record, status, at, message_id=message_id, jid=jid, error=error)
+                # the send's own outcome is its answer, not a change to report; a webhook's was
+                unchanged = settled.status if is_written_ahead(record) else record.status
                 if settled.message_id is not None and record.message_id is None:
                     settled = self._fold_orphans(db, settled, settled.message_id)
                 self._save(db, settled)
+                if settled.status != unchanged:
+                    self._message_event(db, "message.status", settled)
                 db.execute("UPDATE messages SET jid = ? WHERE id = ?", (settled.jid, id))
             if key is not None and response is not None:
                 code, body, headers = response
