@@ -45,6 +45,7 @@ API_KEY = "test-api-key-0001"
 SECOND_API_KEY = "test-api-key-0002"
 WEBHOOK_SECRET = "test-webhook-secret-0001"
 INSTANCE = "test-instance"
+EVENTS_SIGNING_KEY = "test-events-signing-key-0001-0002-0003"
 
 
 @pytest.fixture
@@ -55,7 +56,16 @@ def service_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Pat
     from chalicelib import deps
 
     monkeypatch.chdir(tmp_path)  # no developer .env leaks into the tests
-    for name in ("SSM_PARAMETER_PREFIX", "ALERT_TOPIC_ARN", "DEFAULT_COUNTRY", "AUTO_RESTART"):
+    for name in (
+        "SSM_PARAMETER_PREFIX",
+        "ALERT_TOPIC_ARN",
+        "DEFAULT_COUNTRY",
+        "AUTO_RESTART",
+        "JOBS_QUEUE_URL",
+        "LOCAL_WORKER",
+        "EVENTS_RETRY_SCALE",
+        "EVENTS_DELIVERY_TIMEOUT",
+    ):
         monkeypatch.delenv(name, raising=False)
     second = "sha256:" + hashlib.sha256(SECOND_API_KEY.encode()).hexdigest()
     values = {
@@ -70,6 +80,7 @@ def service_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Pat
         "EVOLUTION_CONNECT_TIMEOUT": "0.5",
         "EVOLUTION_READ_TIMEOUT": "2",
         "EVOLUTION_SEND_TIMEOUT": "2",
+        "EVENTS_SIGNING_KEY": EVENTS_SIGNING_KEY,
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)

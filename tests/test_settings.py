@@ -27,6 +27,7 @@ PROD_SECRETS = {
     "EVOLUTION_API_KEY": "Zq7pR2vK9mW4tX8bN3cF6hJ1sD5gL0aY",
     "API_KEYS": "Hj5sD0gL2aY7uE4wQ9tMZq7pR2vK9mW4",
     "WEBHOOK_SECRET": "Pc8vB1nR6kT3yU0iO5qAHj5sD0gL2aY7",
+    "EVENTS_SIGNING_KEY": "Tn4bX8qW2eR6yU1iO9pAsD3fG7hJ5kL0",
 }
 SSM_PREFIX = "/whatsapp-evolution/test"
 
@@ -536,3 +537,47 @@ def test_url_allowlist_is_parsed_and_a_bad_entry_names_the_setting() -> None:
     assert load_settings(**_valid()).url_allowlist.names == frozenset()
     with pytest.raises(SettingsError, match="URL_ALLOWLIST"):
         load_settings(**_valid(URL_ALLOWLIST="not a host!"))
+
+
+def test_prod_needs_a_real_events_signing_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in (None, "short", "change-me-" + "x" * 40):
+        secrets = {k: v for k, v in PROD_SECRETS.items() if k != "EVENTS_SIGNING_KEY"}
+        if key is not None:
+            secrets["EVENTS_SIGNING_KEY"] = key
+        monkeypatch.delenv("EVENTS_SIGNING_KEY", raising=False)
+        _set_env(monkeypatch, _valid(STAGE="prod", **secrets))
+        with pytest.raises(SettingsError, match="EVENTS_SIGNING_KEY") as raised:
+            load_settings()
+        if key is not None:
+            assert key not in str(raised.value)
+
+
+def test_prod_keeps_the_real_retry_schedule(monkeypatch: pytest.MonkeyPatch) -> None:
+    _set_env(monkeypatch, _valid(STAGE="prod", EVENTS_RETRY_SCALE="0.01", **PROD_SECRETS))
+
+    with pytest.raises(SettingsError, match="EVENTS_RETRY_SCALE"):
+        load_settings()
+
+
+def test_the_events_key_is_needed_only_when_events_are_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("EVENTS_SIGNING_KEY", raising=False)
+    _set_env(monkeypatch, _valid())
+    settings = load_settings()
+
+    with pytest.raises(SettingsError, match="EVENTS_SIGNING_KEY is not set"):
+        settings.events_signing_key()
+    _set_env(monkeypatch, _valid(EVENTS_SIGNING_KEY=PROD_SECRETS["EVENTS_SIGNING_KEY"]))
+    configured = load_settings()
+    assert configured.events_signing_key() == PROD_SECRETS["EVENTS_SIGNING_KEY"]
+    assert PROD_SECRETS["EVENTS_SIGNING_KEY"] not in repr(configured)  # a SecretStr never prints
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://sqs.us-east-1.amazonaws.com/123456789012/q", "https://sqs.x/12/q", "not a url"],
+)
+def test_a_malformed_jobs_queue_url_is_refused(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    _set_env(monkeypatch, _valid(JOBS_QUEUE_URL=url))
+
+    with pytest.raises(SettingsError, match="JOBS_QUEUE_URL"):
+        load_settings()

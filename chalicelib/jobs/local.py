@@ -228,6 +228,7 @@ class LocalWorker:
             self._thread = self._pool = None
 
     def _loop(self) -> None:
+        failures = 0
         while not self._stop.is_set():
             self._wakeup.clear()
             try:
@@ -238,17 +239,18 @@ class LocalWorker:
                     for poll in self.pollers:
                         poll()
                 busy = self._dispatch()
-            except Exception:  # the store may be briefly locked or gone: keep the worker alive
-                logger.exception("job worker round failed")
-                busy = False
-            if not busy:
-                self._wakeup.wait(self._idle_wait())
+                wait = 0.0 if busy else self._idle_wait()
+                failures = 0
+            except Exception:  # the store may be locked or gone for a while: back off, keep going
+                failures += 1
+                if failures == 1:
+                    logger.exception("job worker round failed; retrying with backoff")
+                wait = min(30.0, self.poll_s * 2**failures)
+            if wait:
+                self._wakeup.wait(wait)
 
     def _idle_wait(self) -> float:
-        try:
-            due = self.queue.next_due()
-        except sqlite3.Error:
-            return self.poll_s
+        due = self.queue.next_due()
         if due is None:
             return self.poll_s
         return max(0.0, min(self.poll_s, due - time.time()))

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from chalice.app import Blueprint, Response
 
 from chalicelib import errors
+from chalicelib.openapi import Operation, documented
 from chalicelib.routes._http import api_view, json_response, parse_model, read_json
 from chalicelib.routes.auth import api_key_auth
 
@@ -51,6 +52,16 @@ def _no_query(allowed: frozenset[str] = frozenset()) -> dict[str, str]:
 
 
 @bp.route("/event-destinations", methods=["POST"], authorizer=api_key_auth)
+@documented(
+    Operation(
+        "Register where events are pushed (an https URL or an EventBridge bus)",
+        "events",
+        {201: "event_responses.DestinationCreated"},
+        (errors.BadRequestError, errors.ValidationError, errors.StoreUnavailableError),
+        request="events.CreateDestination",
+        description="The `secret` (whsec_…) is shown only in this answer.",
+    )
+)
 @api_view
 def create_destination() -> Response:
     from chalicelib.models.events import CreateDestination  # noqa: PLC0415
@@ -60,6 +71,14 @@ def create_destination() -> Response:
 
 
 @bp.route("/event-destinations", methods=["GET"], authorizer=api_key_auth)
+@documented(
+    Operation(
+        "The event destinations",
+        "events",
+        {200: "event_responses.DestinationList"},
+        (errors.ValidationError,),
+    )
+)
 @api_view
 def list_destinations() -> dict[str, Any]:
     _no_query()
@@ -67,12 +86,18 @@ def list_destinations() -> dict[str, Any]:
 
 
 @bp.route("/event-destinations/{destination_id}", methods=["GET"], authorizer=api_key_auth)
+@documented(
+    Operation(
+        "One event destination", "events", {200: "event_responses.DestinationOut"}, (errors.NotFoundError,)
+    )
+)
 @api_view
 def get_destination(destination_id: str) -> dict[str, Any]:
     return _service().get(destination_id)
 
 
 @bp.route("/event-destinations/{destination_id}", methods=["DELETE"], authorizer=api_key_auth)
+@documented(Operation("Delete an event destination", "events", {204: None}, (errors.NotFoundError,)))
 @api_view
 def delete_destination(destination_id: str) -> Response:
     _service().delete(destination_id)
@@ -80,6 +105,15 @@ def delete_destination(destination_id: str) -> Response:
 
 
 @bp.route("/event-destinations/{destination_id}/test", methods=["POST"], authorizer=api_key_auth)
+@documented(
+    Operation(
+        "Deliver a ping event to this destination",
+        "events",
+        {202: "event_responses.Queued"},
+        (errors.BadRequestError, errors.NotFoundError),
+        body_required=False,
+    )
+)
 @api_view
 def test_destination(destination_id: str) -> Response:
     _body(required=False)
@@ -87,6 +121,15 @@ def test_destination(destination_id: str) -> Response:
 
 
 @bp.route("/event-destinations/{destination_id}/deliveries", methods=["GET"], authorizer=api_key_auth)
+@documented(
+    Operation(
+        "The deliveries to this destination, newest event first",
+        "events",
+        {200: "event_responses.DeliveryPage"},
+        (errors.ValidationError, errors.NotFoundError),
+        query="event_responses.DeliveriesQuery",
+    )
+)
 @api_view
 def list_deliveries(destination_id: str) -> dict[str, Any]:
     from chalicelib.services.events import DELIVERY_STATUSES  # noqa: PLC0415
@@ -109,6 +152,15 @@ def list_deliveries(destination_id: str) -> dict[str, Any]:
 
 
 @bp.route("/event-destinations/{destination_id}/replay", methods=["POST"], authorizer=api_key_auth)
+@documented(
+    Operation(
+        "Deliver events again (same ids): some by id, or all since a time",
+        "events",
+        {202: "event_responses.Queued"},
+        (errors.BadRequestError, errors.ValidationError, errors.NotFoundError),
+        request="events.ReplayRequest",
+    )
+)
 @api_view
 def replay(destination_id: str) -> Response:
     from chalicelib.models.events import ReplayRequest  # noqa: PLC0415
