@@ -113,6 +113,8 @@ def plan(
     defaults: dict[str, Callable[[], str]] = {
         "API_KEYS": lambda: _persistent_secret(data, "dev-api-key"),
         "WEBHOOK_SECRET": lambda: _persistent_secret(data, "dev-webhook-secret"),
+        # derives each event destination's whsec_ secret (kept, so the secrets stay valid)
+        "EVENTS_SIGNING_KEY": lambda: _persistent_secret(data, "dev-events-signing-key"),
         "INSTANCE_NAME": lambda: DEFAULT_INSTANCE,
         "PUBLIC_BASE_URL": lambda: f"http://{HOST}:{port}",
         "STORE_URL": lambda: "sqlite:///.data/service.db",
