@@ -119,6 +119,7 @@ def run_stack(workdir: Path) -> Iterator[Stack]:
             "INSTANCE_NAME": INSTANCE,
             "API_KEYS": api_key,
             "WEBHOOK_SECRET": secrets.token_urlsafe(48),  # ≥ 32 bytes: no short-HMAC-key warnings
+            "EVENTS_SIGNING_KEY": secrets.token_urlsafe(32),
             "PUBLIC_BASE_URL": base_url,
             "STORE_URL": f"sqlite:///{workdir}/e2e.db",
             "STAGE": "dev",
