@@ -11,6 +11,7 @@ from pathlib import Path
 from bench import (
     cold_import,
     environment,
+    events,
     limits,
     package,
     packaged_import,
@@ -37,6 +38,7 @@ def main() -> None:
         sections.append(sent)
         sections.append(webhooks.run(WEBHOOK_FIXTURES, sent_ids))
         sections.append(sends.run(Path(data_dir)))
+        sections.append(events.run(WEBHOOK_FIXTURES))
     sections.append(limits.run(WEBHOOK_FIXTURES))
     with tempfile.TemporaryDirectory(prefix="bench-package-") as package_dir:
         built = package.build(ROOT, Path(package_dir))

@@ -45,7 +45,15 @@ def configure(evolution_url: str, data_dir: Path) -> None:
             "STORE_URL": f"sqlite:///{data_dir / 'bench.db'}",
             "STAGE": "dev",
             "LOG_LEVEL": "WARNING",
+            "EVENTS_SIGNING_KEY": "bench-events-signing-key-0123456789abcdef",
         }
     )
-    for name in ("PUBLIC_BASE_URL", "SSM_PARAMETER_PREFIX", "DEFAULT_COUNTRY", "AWS_LAMBDA_FUNCTION_NAME"):
+    for name in (
+        "PUBLIC_BASE_URL",
+        "SSM_PARAMETER_PREFIX",
+        "DEFAULT_COUNTRY",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "JOBS_QUEUE_URL",
+        "LOCAL_WORKER",
+    ):
         os.environ.pop(name, None)

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 DEFAULT_TIMEOUT_S = 10.0
 USER_AGENT = "whatsapp-evolution-events/1"
+MAX_ANSWER_BYTES = 64 * 1024
 Verdict = Literal["delivered", "retry", "gone", "refused"]
 
 
@@ -34,7 +35,24 @@ def _session() -> requests.Session:
 
     session = requests.Session()
     session.headers["User-Agent"] = USER_AGENT
+    session.trust_env = False  # no proxy or .netrc from the environment (and no per-request lookup)
     return session
+
+
+def _drain(response: requests.Response) -> None:
+    """Read (and drop) up to 64 KB of the answer so its connection goes back to the pool; a
+    longer answer's connection is closed instead. Only the status matters."""
+    read = 0
+    try:
+        for chunk in response.iter_content(16 * 1024):
+            read += len(chunk)
+            if read > MAX_ANSWER_BYTES:
+                response.close()
+                return
+    except Exception:  # a broken answer body does not change the status we already have
+        response.close()
+        return
+    response.raw.release_conn()
 
 
 def post_event(
@@ -64,7 +82,7 @@ def post_event(
             allow_redirects=False,  # a redirect could point anywhere the policy refuses
             stream=True,
         )
-        response.close()  # the answer's body is not read: only its status matters
+        _drain(response)
     except requests.Timeout:
         return AttemptResult("retry", error=f"no answer within {timeout_s:g} s")
     except requests.RequestException as e:

@@ -25,6 +25,7 @@ from pathlib import Path
 from chalicelib.jobs.envelope import BadJobError, Job
 from chalicelib.jobs.registry import Registry
 from chalicelib.jobs.runner import run_job
+from chalicelib.store.sqlite.core import write_lock
 
 logger = logging.getLogger(__name__)
 
@@ -83,14 +84,15 @@ class LocalQueue:
     @contextlib.contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-            conn.execute("COMMIT")
-        except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-            raise
+        with write_lock(self.path):  # shared with the store's writers of the same file
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise
 
     # -- the Transport interface ---------------------------------------------------------------
 

@@ -59,6 +59,15 @@ class _Handle:
 
     def __del__(self) -> None:  # a thread's handle goes when the thread does
         self.close()
+_write_locks: dict[str, threading.Lock] = {}
+_write_locks_guard = threading.Lock()
+
+
+def write_lock(path: str) -> threading.Lock:
+    """The in-process lock every writer of the SQLite file ``path`` takes (store and job queue)."""
+    key = os.path.abspath(path)
+    with _write_locks_guard:
+        return _write_locks.setdefault(key, threading.Lock())
 
 
 class SQLiteCore:
@@ -192,20 +201,23 @@ class SQLiteCore:
 
     @contextlib.contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction that takes the write lock up front (no upgrade deadlocks).
+        """A write transaction that takes the write lock up front (no upgrade deadlocks). Threads
+        of this process queue on :func:`write_lock` first: SQLite admits one writer at a time
+        anyway, and its busy handler would make them sleep and poll instead.
 
         A value SQLite refuses for good (a string or blob over its limit, an integer over 64
         bits) is :class:`StoreRejectedError`; any other failure is StoreUnavailableError."""
         conn = self._conn()
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-                raise
+            with write_lock(self.path):
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                    conn.execute("COMMIT")
+                except BaseException:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                    raise
         except (sqlite3.DataError, OverflowError) as e:
             logger.error("the store refused a write for good", extra={"error": type(e).__name__})
             raise StoreRejectedError(REJECTED) from e
