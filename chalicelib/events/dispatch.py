@@ -87,7 +87,7 @@ class Dispatcher:
             for destination in destinations:
                 if wants(destination.events, event.type) and event.type != "ping":
                     opened += self.open(destination, event)
-            self.store.mark_dispatched(self.instance, event.id)
+        self.store.mark_dispatched(self.instance, *(e.id for e in events))
         return opened
 
     def open(self, destination: Destination, event: Event) -> int:

@@ -183,12 +183,14 @@ class LocalWorker:
         threads: int = 8,
         poll_s: float = 0.5,
         pollers: list[Poller] | None = None,
+        coalesce_s: float = 0.005,
     ) -> None:
         self.queue = queue
         self.registry = registry
         self.threads = max(1, threads)
         self.poll_s = poll_s
         self.pollers = list(pollers or [])
+        self.coalesce_s = coalesce_s  # after a kick, let a burst of new work gather for one poll
         self._wakeup = threading.Event()
         self._kick = threading.Event()
         self._polled_at = float("-inf")
@@ -236,6 +238,8 @@ class LocalWorker:
             try:
                 now = time.monotonic()
                 if self._kick.is_set() or now - self._polled_at >= self.poll_s:
+                    if self._kick.is_set() and self.coalesce_s:
+                        self._stop.wait(self.coalesce_s)
                     self._kick.clear()
                     self._polled_at = now
                     for poll in self.pollers:

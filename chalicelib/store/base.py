@@ -252,7 +252,9 @@ class EventStore(Protocol):
         """Outbox events not yet fanned out to destinations, oldest first."""
         ...
 
-    def mark_dispatched(self, instance: str, event_id: str) -> None: ...
+    def mark_dispatched(self, instance: str, *event_ids: str) -> None:
+        """Take these events out of the outbox (one write for the lot where the backend can)."""
+        ...
 
     def put_destination(self, destination: Destination, *, limit: int) -> bool:
         """Create ``destination``; False when the instance already has ``limit`` of them."""

@@ -83,8 +83,9 @@ class DynamoDBEvents(DynamoDBOutbox):
                 self.mark_dispatched(instance, str(marker["sk"]))
         return [e for e in events if e is not None]
 
-    def mark_dispatched(self, instance: str, event_id: str) -> None:
-        self._call("delete_item", Key=encode({"pk": f"OUTBOX#{instance}", "sk": event_id}))
+    def mark_dispatched(self, instance: str, *event_ids: str) -> None:
+        for event_id in event_ids:
+            self._call("delete_item", Key=encode({"pk": f"OUTBOX#{instance}", "sk": event_id}))
 
     # -- destinations --------------------------------------------------------------------------
 

@@ -89,9 +89,14 @@ class SQLiteEvents(SQLiteOutbox):
         )
         return [_event(r) for r in rows]
 
-    def mark_dispatched(self, instance: str, event_id: str) -> None:
+    def mark_dispatched(self, instance: str, *event_ids: str) -> None:
+        if not event_ids:
+            return
         with self._tx() as db:
-            db.execute("UPDATE events SET dispatched = 1 WHERE instance = ? AND id = ?", (instance, event_id))
+            db.executemany(
+                "UPDATE events SET dispatched = 1 WHERE instance = ? AND id = ?",
+                [(instance, event_id) for event_id in event_ids],
+            )
 
     # -- destinations --------------------------------------------------------------------------
 
