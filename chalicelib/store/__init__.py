@@ -7,6 +7,7 @@ import re
 from chalicelib.store.base import (
     ClaimLostError,
     DuplicateMessageError,
+    EventStore,
     IdempotencyClaim,
     IdempotencyRecord,
     IdempotencyStore,
@@ -22,6 +23,7 @@ from chalicelib.store.rules import DEFAULT_RETENTION_DAYS
 __all__ = [
     "ClaimLostError",
     "DuplicateMessageError",
+    "EventStore",
     "IdempotencyClaim",
     "IdempotencyRecord",
     "IdempotencyStore",
