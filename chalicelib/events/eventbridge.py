@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from functools import cache
 from typing import Any
 
@@ -10,7 +9,6 @@ from chalicelib.events.http import AttemptResult
 from chalicelib.events.types import Event
 
 SOURCE = "whatsapp-evolution"
-BUS_ARN = re.compile(r"^arn:aws[\w-]*:events:[a-z0-9-]+:\d{12}:event-bus/[A-Za-z0-9._/-]{1,256}$")
 MAX_DETAIL_BYTES = 256 * 1024
 
 

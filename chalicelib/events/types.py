@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
@@ -17,6 +18,7 @@ EventType = Literal[
     "ping",
 ]
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)
+BUS_ARN = re.compile(r"^arn:aws[\w-]*:events:[a-z0-9-]+:\d{12}:event-bus/[A-Za-z0-9._/-]{1,256}$")
 UNFILTERED: frozenset[str] = frozenset({"ping"})  # delivered whatever a destination's filter says
 
 

@@ -7,8 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from chalicelib.events.eventbridge import BUS_ARN
-from chalicelib.events.types import EVENT_TYPES
+from chalicelib.events.types import BUS_ARN, EVENT_TYPES
 
 DeliveryStatus = Literal["pending", "delivered", "failed"]
 MAX_DESTINATIONS = 50

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib.events.eventbridge import BUS_ARN, SOURCE, put_event
-from chalicelib.events.types import Event
+from chalicelib.events.eventbridge import SOURCE, put_event
+from chalicelib.events.types import BUS_ARN, Event
 
 EVENT = Event(
     id="evt_01JDQ4Z9W6M8E3V7K2B5N1P0RS",
