@@ -4,7 +4,10 @@
     EVT#<instance>          <event id>  an event: type, created_at, instance, data, expires_at
     OUTBOX#<instance>       <event id>  an event not yet fanned out (deleted once it is)
     DST#<instance>          <dst id>    a destination (the Destination fields)
-    DLV#<destination id>    <event id>  a delivery (the Delivery fields, expires_at)
+    DSTID#<dst id>          DSTID       the destination's instance (written and deleted with it)
+    DLV#<destination id>    <event id>  a delivery (the Delivery fields, instance, expires_at); while
+                                        pending also gsi1pk = DUE#<instance>, gsi1sk =
+                                        <next_attempt_at>#<dst id>#<event id> (the sweeper's index)
 
 :class:`DynamoDBOutbox` is what other concerns' writes use: ``_event_items`` are the two ``Put``s
 an event adds to the ``TransactWriteItems`` of the change it reports.
@@ -19,7 +22,7 @@ from chalicelib.events.types import Event
 from chalicelib.models.events import Delivery, Destination
 from chalicelib.store.dynamodb.codec import decode, encode
 from chalicelib.store.dynamodb.core import ConditionFailedError, DynamoDBCore
-from chalicelib.store.dynamodb.table import TTL_ATTRIBUTE, model_fields
+from chalicelib.store.dynamodb.table import LIST_INDEX, TTL_ATTRIBUTE, model_fields
 from chalicelib.store.rules import decode_cursor, encode_cursor, expires_at
 
 MAX_QUERY_PAGES = 50
@@ -93,7 +96,8 @@ class DynamoDBEvents(DynamoDBOutbox):
         if len(self.list_destinations(destination.instance)) >= limit:
             return False
         item = {"pk": f"DST#{destination.instance}", "sk": destination.id, **destination.model_dump()}
-        self._call("put_item", **self._put(item)["Put"])
+        pointer = {"pk": f"DSTID#{destination.id}", "sk": "DSTID", "instance": destination.instance}
+        self._transact([self._put(item), self._put(pointer)])
         return True
 
     def get_destination(self, instance: str, destination_id: str) -> Destination | None:
@@ -114,6 +118,8 @@ class DynamoDBEvents(DynamoDBOutbox):
             Key=encode({"pk": f"DST#{instance}", "sk": destination_id}),
             ReturnValues="ALL_OLD",
         ).get("Attributes")
+        if old:
+            self._call("delete_item", Key=encode({"pk": f"DSTID#{destination_id}", "sk": "DSTID"}))
         deliveries = self._query_all(
             KeyConditionExpression="pk = :pk",
             ExpressionAttributeValues=encode({":pk": f"DLV#{destination_id}"}),
@@ -142,24 +148,40 @@ class DynamoDBEvents(DynamoDBOutbox):
 
     # -- deliveries ----------------------------------------------------------------------------
 
-    def _delivery_item(self, delivery: Delivery) -> dict[str, Any]:
+    def _delivery_item(self, delivery: Delivery, instance: str) -> dict[str, Any]:
         item = {k: v for k, v in delivery.model_dump().items() if v is not None}
-        item |= {"pk": f"DLV#{delivery.destination_id}", "sk": delivery.event_id}
+        item |= {"pk": f"DLV#{delivery.destination_id}", "sk": delivery.event_id, "instance": instance}
         item[TTL_ATTRIBUTE] = expires_at(delivery.created_at, self._retention_days)
+        if delivery.status == "pending" and delivery.next_attempt_at is not None:
+            # sparse: only pending deliveries are in the sweeper's index partition
+            item["gsi1pk"] = f"DUE#{instance}"
+            item["gsi1sk"] = f"{delivery.next_attempt_at}#{delivery.destination_id}#{delivery.event_id}"
         return item
 
     def open_delivery(self, delivery: Delivery) -> bool:
+        owner = self._owner(delivery.destination_id)
+        if owner is None:
+            return False  # the destination is gone
         try:
-            self._call("put_item", **self._put(self._delivery_item(delivery))["Put"])
+            self._call("put_item", **self._put(self._delivery_item(delivery, owner))["Put"])
         except ConditionFailedError:
             return False
         return True
 
+    def _owner(self, destination_id: str) -> str | None:
+        """The instance a destination belongs to (its id is unique; the index of destinations is
+        the ``DSTID#`` pointer written with it)."""
+        pointer = self._get({"pk": f"DSTID#{destination_id}", "sk": "DSTID"})
+        return str(pointer["instance"]) if pointer is not None else None
+
     def get_delivery(self, destination_id: str, event_id: str) -> Delivery | None:
         item = self._get({"pk": f"DLV#{destination_id}", "sk": event_id})
-        return Delivery.model_validate(model_fields(item)) if item is not None else None
+        return _delivery(item) if item is not None else None
 
     def record_attempt(self, delivery: Delivery, *, token: int, any_status: bool = False) -> bool:
+        owner = self._owner(delivery.destination_id)
+        if owner is None:
+            return False
         condition = "attribute_exists(pk) AND #token = :token"
         names = {"#token": "token"}
         values: dict[str, Any] = {":token": token}
@@ -170,7 +192,7 @@ class DynamoDBEvents(DynamoDBOutbox):
         try:
             self._call(
                 "put_item",
-                Item=encode(self._delivery_item(delivery)),
+                Item=encode(self._delivery_item(delivery, owner)),
                 ConditionExpression=condition,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=encode(values),
@@ -196,21 +218,21 @@ class DynamoDBEvents(DynamoDBOutbox):
             values[":s"] = status
         query["ExpressionAttributeValues"] = encode(values)
         items = self._query_all(limit + 1, **query)
-        deliveries = [Delivery.model_validate(model_fields(i)) for i in items]
+        deliveries = [_delivery(i) for i in items]
         page = deliveries[:limit]
         return page, encode_cursor(page[-1].event_id) if len(deliveries) > limit else None
 
     def overdue_deliveries(self, instance: str, *, before: str, limit: int) -> list[Delivery]:
-        late: list[Delivery] = []
-        for destination in self.list_destinations(instance):
-            items = self._query_all(
-                limit,
-                KeyConditionExpression="pk = :pk",
-                FilterExpression="#status = :pending AND #next < :before",
-                ExpressionAttributeNames={"#status": "status", "#next": "next_attempt_at"},
-                ExpressionAttributeValues=encode(
-                    {":pk": f"DLV#{destination.id}", ":pending": "pending", ":before": before}
-                ),
-            )
-            late += [Delivery.model_validate(model_fields(i)) for i in items]
-        return late[:limit]
+        items = self._query_all(
+            limit,
+            IndexName=LIST_INDEX,
+            KeyConditionExpression="gsi1pk = :due AND gsi1sk < :before",
+            ExpressionAttributeValues=encode({":due": f"DUE#{instance}", ":before": before}),
+        )
+        return [_delivery(i) for i in items if i.get("status") == "pending"]
+
+
+def _delivery(item: dict[str, Any]) -> Delivery:
+    fields = model_fields(item)
+    fields.pop("instance", None)
+    return Delivery.model_validate(fields)
