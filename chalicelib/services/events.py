@@ -3,6 +3,7 @@ the deliveries log and replay."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from chalicelib import errors
@@ -39,6 +40,12 @@ def destination_policy(settings: Settings) -> URLPolicy:
         loopback_http_only=dev,
         allowlist=settings.url_allowlist,
     )
+
+
+def _instant(text: str) -> float:
+    """Epoch seconds of an ISO 8601 time; one without an offset is taken as UTC."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def new_destination_id() -> str:
@@ -145,7 +152,7 @@ class EventService:
         else:
             assert request.since is not None  # noqa: S101 - the model requires one of the two
             try:
-                since = epoch(request.since)
+                since = _instant(request.since)
             except ValueError:
                 raise errors.ValidationError(
                     "since must be an ISO 8601 time, e.g. 2026-12-01T10:00:00Z.",
