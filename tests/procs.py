@@ -45,6 +45,7 @@ class Stack:
     api_key: str
     instance: str
     logs: Path
+    webhook_secret: str = ""
     http: requests.Session = field(default_factory=requests.Session)
 
     def api(self, method: str, path: str, *, key: str | None = None, **kwargs: Any) -> requests.Response:
@@ -103,6 +104,7 @@ def run_stack(workdir: Path) -> Iterator[Stack]:
         api_port = free_port()
     evolution_key = secrets.token_urlsafe(24)
     api_key = "e2e-" + secrets.token_urlsafe(24)
+    webhook_secret = secrets.token_urlsafe(48)  # ≥ 32 bytes: no short-HMAC-key warnings
     base_url = f"http://127.0.0.1:{api_port}"
     env = {
         name: value
@@ -118,7 +120,7 @@ def run_stack(workdir: Path) -> Iterator[Stack]:
             "EVOLUTION_API_KEY": evolution_key,
             "INSTANCE_NAME": INSTANCE,
             "API_KEYS": api_key,
-            "WEBHOOK_SECRET": secrets.token_urlsafe(48),  # ≥ 32 bytes: no short-HMAC-key warnings
+            "WEBHOOK_SECRET": webhook_secret,
             "EVENTS_SIGNING_KEY": secrets.token_urlsafe(32),
             "PUBLIC_BASE_URL": base_url,
             "STORE_URL": f"sqlite:///{workdir}/e2e.db",
@@ -178,6 +180,7 @@ def run_stack(workdir: Path) -> Iterator[Stack]:
             api_key=api_key,
             instance=INSTANCE,
             logs=workdir,
+            webhook_secret=webhook_secret,
         )
         cleanup.callback(stack.http.close)
         yield stack

@@ -8,6 +8,7 @@ import os
 import secrets
 import signal
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -128,3 +129,41 @@ def test_an_event_written_before_a_crash_is_delivered_after_the_restart(tmp_path
     assert event["type"] == "message.received"
     assert json.loads(request.body)["instance"] == "crash-test"
     assert [(d["event_id"], d["status"]) for d in deliveries] == [(event["id"], "delivered")]
+
+
+def test_eight_concurrent_posts_of_the_same_webhook_deliver_one_event(stack: Stack) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.procs import INSTANCE
+
+    message_id = "3AE2E" + uuid.uuid4().hex[:15].upper()
+    hook = load_webhook("messages.upsert.text") | {"instance": INSTANCE}
+    hook["data"]["key"]["id"] = message_id
+    secret_header = {"X-Webhook-Secret": stack.webhook_secret}
+    with running_sink() as sink:
+        created = stack.api(
+            "POST", "/event-destinations", json={"url": sink.url, "events": ["message.received"]}
+        )
+        assert created.status_code == 201, created.text
+        try:
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                answers = list(
+                    pool.map(
+                        lambda _: requests.post(
+                            f"{stack.base_url}/webhook", json=hook, headers=secret_header, timeout=15
+                        ),
+                        range(8),
+                    )
+                )
+            wait_for(
+                lambda: [r for r in sink.answered(204) if message_id.encode() in r.body],
+                timeout=15,
+                what="the event",
+            )
+            time.sleep(1)  # room for a second delivery, were there one
+        finally:
+            stack.api("DELETE", f"/event-destinations/{created.json()['id']}")
+
+    assert all(a.status_code == 200 for a in answers), [a.text for a in answers]
+    assert sorted(a.json()["duplicate"] for a in answers) == [False] + [True] * 7
+    assert len([r for r in sink.received if message_id.encode() in r.body]) == 1
