@@ -234,3 +234,22 @@ def test_deleting_a_destination_deletes_its_deliveries(store: Store) -> None:
     store.delete_destination(INSTANCE, dst.id)
 
     assert store.get_delivery(dst.id, event.id) is None
+
+
+def test_a_sends_own_outcome_is_its_answer_not_an_event(store: Store) -> None:
+    store.begin_send(outbound(1))  # written ahead: pending, no WhatsApp id
+
+    store.finish_send(outbound(1).id, "pending", at=at(2), message_id="OUT1")
+    store.begin_send(outbound(2))
+    store.finish_send(outbound(2).id, "failed", at=at(3), error={"code": "x", "message": "refused"})
+
+    assert outbox(store) == []
+
+
+def test_a_send_outcome_that_moves_a_webhook_settled_record_is_an_event(store: Store) -> None:
+    store.begin_send(outbound(1, status="unknown", status_history=[{"status": "unknown", "at": at(1)}]))
+
+    store.finish_send(outbound(1).id, "sent", at=at(2), message_id="OUT1")
+
+    (event,) = outbox(store)
+    assert (event.type, event.data["status"]) == ("message.status", "sent")

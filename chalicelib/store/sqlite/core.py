@@ -59,6 +59,8 @@ class _Handle:
 
     def __del__(self) -> None:  # a thread's handle goes when the thread does
         self.close()
+
+
 _write_locks: dict[str, threading.Lock] = {}
 _write_locks_guard = threading.Lock()
 
