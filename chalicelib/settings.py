@@ -182,9 +182,8 @@ class Settings(BaseSettings):
     def events_signing_key(self) -> str:
         """``EVENTS_SIGNING_KEY``; SettingsError when it is not set (the events API needs it)."""
         if self.EVENTS_SIGNING_KEY is None or len(self.EVENTS_SIGNING_KEY.get_secret_value()) < 32:
-            raise SettingsError(
-                "EVENTS_SIGNING_KEY is not set (at least 32 characters): event destinations need it"
-            )
+            reason = "it is not set (at least 32 characters); event destinations need it"
+            raise SettingsError([SettingProblem("EVENTS_SIGNING_KEY", reason)])
         return self.EVENTS_SIGNING_KEY.get_secret_value()
 
     @cached_property

@@ -564,7 +564,7 @@ def test_the_events_key_is_needed_only_when_events_are_used(monkeypatch: pytest.
     _set_env(monkeypatch, _valid())
     settings = load_settings()
 
-    with pytest.raises(SettingsError, match="EVENTS_SIGNING_KEY is not set"):
+    with pytest.raises(SettingsError, match="EVENTS_SIGNING_KEY: it is not set"):
         settings.events_signing_key()
     _set_env(monkeypatch, _valid(EVENTS_SIGNING_KEY=PROD_SECRETS["EVENTS_SIGNING_KEY"]))
     configured = load_settings()
