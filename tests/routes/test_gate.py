@@ -14,7 +14,12 @@ from responses import RequestsMock
 
 from tests.conftest import API_KEY, WEBHOOK_SECRET, auth
 
-PATH_VALUES = {"message_id": "msg_01", "name": "job_offer", "event": "messages-upsert"}
+PATH_VALUES = {
+    "message_id": "msg_01",
+    "name": "job_offer",
+    "event": "messages-upsert",
+    "destination_id": "dst_01",
+}
 SECRETS = {
     "EVOLUTION_API_KEY": "evolution-global-key-that-must-not-leak",
     "WEBHOOK_SECRET": "webhook-secret-that-must-not-leak",
