@@ -1,6 +1,7 @@
 """Wiring of the background work: the job registry (every kind's handler), the transport (SQS
 when ``JOBS_QUEUE_URL`` is set, else the local SQLite queue with its worker thread) and the
-event dispatcher. New kinds of work register their handlers in :func:`get_registry`."""
+event dispatcher and the media fetcher. New kinds of work register their handlers in
+:func:`get_registry`."""
 
 from __future__ import annotations
 
@@ -65,10 +66,12 @@ def get_dispatcher() -> Dispatcher:
 
 @cache
 def get_registry() -> Registry:
+    from chalicelib.deps import media_service  # noqa: PLC0415
     from chalicelib.jobs.registry import Registry  # noqa: PLC0415
 
     registry = Registry()
     get_dispatcher().register(registry)
+    media_service().register(registry)
     return registry
 
 
@@ -100,11 +103,12 @@ def ensure_local_worker() -> None:
 
         dispatcher = get_dispatcher()
         sweeper = _Every(SWEEP_EVERY_S, dispatcher.sweep)
+        media_sweeper = _Every(SWEEP_EVERY_S, _sweep_media)
         worker = LocalWorker(
             get_local_queue(),
             get_registry(),
             threads=settings.LOCAL_WORKER_THREADS,
-            pollers=[dispatcher.relay, sweeper],
+            pollers=[dispatcher.relay, sweeper, media_sweeper],
         )
         worker.start()
         _worker["worker"] = worker
@@ -126,6 +130,25 @@ def kick() -> None:
         logger.warning("could not kick the outbox relay; the sweep will relay", exc_info=True)
 
 
+def queue_media_fetch(record_id: str) -> None:
+    """A record with media was stored: fetch its file in the background now (the worker is
+    started locally if it is not yet). Failing here loses nothing: the record waits in the
+    store and the sweep queues it again."""
+    try:
+        from chalicelib.deps import media_service  # noqa: PLC0415
+
+        ensure_local_worker()
+        media_service().queue_fetch(record_id)
+    except Exception:
+        logger.warning("could not queue a media fetch; the sweep will", exc_info=True)
+
+
+def _sweep_media() -> int:
+    from chalicelib.deps import media_service  # noqa: PLC0415
+
+    return media_service().sweep()
+
+
 def _wake_local_worker() -> None:
     worker = local_worker()
     if worker is not None:
@@ -133,9 +156,10 @@ def _wake_local_worker() -> None:
 
 
 def run_scheduled_sweep() -> dict[str, int]:
-    """The deployed stages' periodic safety net: relay the outbox, re-queue overdue deliveries."""
+    """The deployed stages' periodic safety net: relay the outbox, re-queue overdue deliveries and
+    the media fetches of records that have waited too long."""
     dispatcher = get_dispatcher()
-    return {"relayed": dispatcher.relay(), "requeued": dispatcher.sweep()}
+    return {"relayed": dispatcher.relay(), "requeued": dispatcher.sweep(), "media_requeued": _sweep_media()}
 
 
 @on_reset

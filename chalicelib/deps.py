@@ -16,9 +16,11 @@ from chalicelib.settings import get_settings
 
 if TYPE_CHECKING:
     from chalicelib.evolution import EvolutionClient
+    from chalicelib.media.blobs import BlobStore
     from chalicelib.services.health import HealthService
     from chalicelib.services.instances import InstanceService
     from chalicelib.services.integrations import IntegrationCache
+    from chalicelib.services.media import MediaService
     from chalicelib.services.messages import MessageService
     from chalicelib.services.webhooks import WebhookService
     from chalicelib.store.base import Store
@@ -66,6 +68,37 @@ def get_integrations() -> IntegrationCache:
     return IntegrationCache()
 
 
+@cache
+def get_blobs() -> BlobStore:
+    """Where media bytes live: the stage's S3 bucket (``MEDIA_BUCKET``), else ``MEDIA_DIR``."""
+    settings = get_settings()
+    if settings.MEDIA_BUCKET:
+        from chalicelib.media.blobs import S3Blobs  # noqa: PLC0415
+
+        return S3Blobs(settings.MEDIA_BUCKET)
+    from chalicelib.media.blobs import LocalBlobs  # noqa: PLC0415
+
+    return LocalBlobs(settings.MEDIA_DIR, signing_key=settings.media_url_key())
+
+
+def media_service() -> MediaService:
+    """Fetches, keeps and links messages' media (queues its fetches on the background transport)."""
+    from chalicelib.background import get_transport  # noqa: PLC0415
+    from chalicelib.services.media import MediaService  # noqa: PLC0415
+
+    settings = get_settings()
+    return MediaService(
+        store=get_store(),
+        evolution=get_evolution(),
+        blobs=get_blobs(),
+        instance=settings.INSTANCE_NAME,
+        max_bytes=settings.MEDIA_MAX_BYTES,
+        url_ttl_s=settings.MEDIA_URL_TTL,
+        transport=get_transport(),
+        retry_scale=settings.EVENTS_RETRY_SCALE,
+    )
+
+
 def message_service() -> MessageService:
     """Sends, looks up and lists messages."""
     from chalicelib.services.messages import MessageService  # noqa: PLC0415
@@ -99,9 +132,12 @@ def health_service() -> HealthService:
 
 def webhook_service() -> WebhookService:
     """Applies Evolution's webhook events to the store."""
+    from chalicelib.background import queue_media_fetch  # noqa: PLC0415
     from chalicelib.services.webhooks import WebhookService  # noqa: PLC0415
 
-    return WebhookService(store=get_store(), instance=get_settings().INSTANCE_NAME)
+    return WebhookService(
+        store=get_store(), instance=get_settings().INSTANCE_NAME, media_fetch=queue_media_fetch
+    )
 
 
 def reset() -> None:
@@ -112,6 +148,7 @@ def reset() -> None:
     get_integrations.cache_clear()
     get_evolution.cache_clear()
     get_store.cache_clear()
+    get_blobs.cache_clear()
     get_settings.cache_clear()
     for clear in _RESETS:
         clear()

@@ -15,6 +15,7 @@
     ├── IdempotencyKeyReusedError 422 same key, different body
     ├── RateLimitedError         429  Evolution/Meta throttled us (``retry_after``)
     ├── UpstreamError            502  Evolution answered with something unusable
+    ├── MediaUnavailableError    502  Evolution cannot give a message's media (expired, undecryptable)
     ├── InstanceDisconnectedError 503 the WhatsApp session is not open (``retry_after``)
     ├── ServiceMisconfiguredError 503 a setting of this service is missing or invalid
     ├── UpstreamUnavailableError 503  Evolution cannot be reached
@@ -139,6 +140,13 @@ class UpstreamError(ServiceError):
     """Evolution answered with something unusable (5xx, an error body, a Graph error)."""
 
     code = "UpstreamError"
+    status = 502
+
+
+class MediaUnavailableError(ServiceError):
+    """Evolution cannot give a message's media (its 4xx or 5xx alike), or it is over the limit."""
+
+    code = "MediaUnavailable"
     status = 502
 
 

@@ -97,6 +97,11 @@ class Settings(BaseSettings):
     LOCAL_WORKER_THREADS: int = Field(default=8, ge=1, le=64)
     EVENTS_DELIVERY_TIMEOUT: float = Field(default=10.0, gt=0, le=10)
     EVENTS_RETRY_SCALE: float = Field(default=1.0, gt=0, le=1)  # < 1 compresses the schedule (dev only)
+    # Inbound media (see chalicelib/media): S3 when MEDIA_BUCKET is set, else a folder on disk.
+    MEDIA_BUCKET: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    MEDIA_DIR: str = Field(default=".data/media", min_length=1, max_length=1024)
+    MEDIA_MAX_BYTES: int = Field(default=64 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
+    MEDIA_URL_TTL: int = Field(default=900, ge=60, le=7 * 24 * 3600)  # seconds a media URL is valid
 
     @field_validator("DEFAULT_COUNTRY", mode="before")
     @classmethod
@@ -111,6 +116,7 @@ class Settings(BaseSettings):
         "SSM_PARAMETER_PREFIX",
         "EVENTS_SIGNING_KEY",
         "JOBS_QUEUE_URL",
+        "MEDIA_BUCKET",
         mode="before",
     )
     @classmethod
@@ -185,6 +191,12 @@ class Settings(BaseSettings):
             reason = "it is not set (at least 32 characters); event destinations need it"
             raise SettingsError([SettingProblem("EVENTS_SIGNING_KEY", reason)])
         return self.EVENTS_SIGNING_KEY.get_secret_value()
+
+    def media_url_key(self) -> bytes:
+        """The key that signs local media URLs: derived from ``WEBHOOK_SECRET`` (HMAC with a label
+        of its own), so it is never stored, and rotating the secret voids every outstanding URL."""
+        secret = self.WEBHOOK_SECRET.get_secret_value().encode()
+        return hmac.new(secret, b"whatsapp-evolution media url v1", hashlib.sha256).digest()
 
     @cached_property
     def api_key_digests(self) -> tuple[bytes, ...]:

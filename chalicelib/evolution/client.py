@@ -11,7 +11,9 @@ Retry policy (urllib3 ``Retry`` mounted on the session, so it is the library tha
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -20,7 +22,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 from urllib3.util.retry import Retry
 
-from chalicelib.evolution import wire
+from chalicelib.evolution import media, wire
 from chalicelib.evolution.errors import (
     EvolutionBadResponseError,
     EvolutionConnectError,
@@ -32,6 +34,7 @@ from chalicelib.evolution.errors import (
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER_CAP = 2.0
+METADATA_TEXT = 64 * 1024  # how much of an error answer is read as text
 
 
 class CappedRetry(Retry):
@@ -136,26 +139,16 @@ class EvolutionClient:
             connect_timeout or self.connect_timeout,
             min(read_timeout or self.read_timeout, self.max_read_timeout),
         )
-        try:
+        with _transport_errors(operation, timeout[1]):
             response = self.session.request(
                 method,
                 self.base_url + path,
                 json=json,
                 params=params,
-                headers={"apikey": self._api_key, "Accept": "application/json"},
+                headers=self._headers(),
                 timeout=timeout,
                 allow_redirects=False,
             )
-        except requests.exceptions.ConnectTimeout as exc:
-            raise EvolutionConnectError(operation, "connect timeout") from exc
-        except requests.exceptions.ReadTimeout as exc:
-            raise EvolutionTimeoutError(operation, f"no answer within {timeout[1]:g} s") from exc
-        except requests.exceptions.ConnectionError as exc:
-            if _never_left(exc):
-                raise EvolutionConnectError(operation, "connection failed") from exc
-            raise EvolutionConnectionLostError(operation, "connection lost") from exc
-        except requests.exceptions.RequestException as exc:
-            raise EvolutionConnectError(operation, type(exc).__name__) from exc
         body, error = error_from_response(
             operation,
             response.status_code,
@@ -174,6 +167,9 @@ class EvolutionClient:
             )
             raise error
         return body
+
+    def _headers(self) -> dict[str, str]:
+        return {"apikey": self._api_key, "Accept": "application/json"}
 
     def _instance(self, instance: str) -> str:
         return quote(instance, safe="")
@@ -357,6 +353,72 @@ class EvolutionClient:
     ) -> wire.SentMessage:
         payload = wire.SendTemplate(number=number, name=name, language=language, components=components)
         return self._send("sendTemplate", instance, payload)
+
+    # -- media ----------------------------------------------------------------------------------
+
+    def get_media(self, instance: str, message_id: str, *, max_bytes: int) -> wire.MediaContent:
+        """A received (or phone-typed) message's media, decoded, from Evolution's own copy.
+
+        The answer is streamed into one bounded buffer: EvolutionTooLargeError past ``max_bytes``
+        of file. Evolution downloads from WhatsApp (retrying once after 5 s) before answering,
+        so the read may take up to ``max_read_timeout``. Safe to repeat: it changes nothing.
+        """
+        operation = media.OPERATION
+        payload = wire.GetBase64FromMediaMessage(
+            message=wire.MediaMessageRef(key=wire.MediaKey(id=message_id))
+        )
+        timeout = (self.connect_timeout, self.max_read_timeout)
+        limit = media.body_limit(max_bytes)
+        with _transport_errors(operation, timeout[1]):
+            response = self.session.request(
+                "POST",
+                f"{self.base_url}/chat/getBase64FromMediaMessage/{self._instance(instance)}",
+                json=payload.body(),
+                headers=self._headers(),
+                timeout=timeout,
+                allow_redirects=False,
+                stream=True,
+            )
+            try:
+                length = response.headers.get("Content-Length")
+                expected = int(length) if length and length.isdigit() else None
+                raw = media.read_bounded(
+                    response.iter_content(chunk_size=1024 * 1024), limit=limit, expected=expected
+                )
+            finally:
+                response.close()
+        if not 200 <= response.status_code < 300:
+            _, error = error_from_response(
+                operation,
+                response.status_code,
+                raw[:METADATA_TEXT].decode("utf-8", "replace"),
+                headers=response.headers,
+            )
+            if error is None:  # pragma: no cover - error_from_response always finds one for a non-2xx
+                error = EvolutionBadResponseError(operation, response.status_code, ["not a success"])
+            logger.info(
+                "evolution error",
+                extra={"operation": operation, "status": response.status_code, "error": type(error).__name__},
+            )
+            raise error
+        return media.parse_media(raw, max_bytes=max_bytes)
+
+
+@contextlib.contextmanager
+def _transport_errors(operation: str, read_timeout: float) -> Iterator[None]:
+    """requests' exceptions as the error tree's transport errors (did the request leave?)."""
+    try:
+        yield
+    except requests.exceptions.ConnectTimeout as exc:
+        raise EvolutionConnectError(operation, "connect timeout") from exc
+    except requests.exceptions.ReadTimeout as exc:
+        raise EvolutionTimeoutError(operation, f"no answer within {read_timeout:g} s") from exc
+    except requests.exceptions.ConnectionError as exc:
+        if _never_left(exc):
+            raise EvolutionConnectError(operation, "connection failed") from exc
+        raise EvolutionConnectionLostError(operation, "connection lost") from exc
+    except requests.exceptions.RequestException as exc:
+        raise EvolutionConnectError(operation, type(exc).__name__) from exc
 
 
 def _quoted(message_id: str | None) -> wire.Quoted | None:

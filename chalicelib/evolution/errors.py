@@ -18,6 +18,7 @@
         ├── EvolutionServerError        other 5xx, or connect/restart's 200 ``{"error": true}``
         ├── EvolutionGraphError         a Meta Graph error inside a 201 (Cloud-API instances)
         └── EvolutionBadResponseError   HTML, empty or otherwise unusable body
+            └── EvolutionTooLargeError  an answer larger than the caller accepts (media)
 
 Fields, not formatted strings: ``status``, ``messages`` (every message found, flattened to text)
 and, where they exist, ``retry_after``, ``graph_code``, ``not_on_whatsapp``.
@@ -128,6 +129,10 @@ class EvolutionGraphError(EvolutionAPIError):
 
 class EvolutionBadResponseError(EvolutionAPIError):
     """The body could not be used: HTML, empty, or not the expected JSON."""
+
+
+class EvolutionTooLargeError(EvolutionBadResponseError):
+    """The answer is larger than the caller accepts (a media file over ``MEDIA_MAX_BYTES``)."""
 
 
 # Messages Evolution uses when the WhatsApp session is not open (CONTRACT.md §2).

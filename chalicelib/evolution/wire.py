@@ -94,6 +94,34 @@ class CreateInstance(Wire):
     webhook: WebhookConfig | None = None
 
 
+class MediaKey(Wire):
+    id: str = Field(min_length=1)
+
+
+class MediaMessageRef(Wire):
+    key: MediaKey
+
+
+class GetBase64FromMediaMessage(Wire):
+    """``POST /chat/getBase64FromMediaMessage/{instance}``: only the key, so Evolution looks the
+    message up in its own store (it keeps the media key and direct path WhatsApp needs)."""
+
+    message: MediaMessageRef
+    convert_to_mp4: bool = Field(default=False, alias="convertToMp4")
+
+
+class MediaContent(BaseModel):
+    """``getBase64FromMediaMessage``'s 201 answer, decoded: the bytes and what Evolution says of them
+    (``{"mediaType", "fileName", "caption", "size": {…}, "mimetype", "base64", "buffer": null}``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    data: bytes
+    mimetype: str | None = None
+    file_name: str | None = None
+    media_type: str | None = None
+
+
 class SentMessage(BaseModel):
     """What a send answered: the WhatsApp message id, the chat, Evolution's status."""
 

@@ -96,7 +96,7 @@ def to_inbound_record(msg: InboundMessage, *, instance: str, record_id: str, now
         push_name=None if outbound else msg.push_name,
         text=msg.text,
         caption=msg.caption,
-        media=msg.media.model_dump(exclude_none=True) if msg.media else None,
+        media={**msg.media.model_dump(exclude_none=True), "stored": False} if msg.media else None,
         location=location.model_dump(exclude_none=True, exclude={"live"}) if location else None,
         reaction={"message_id": reaction.message_id, "emoji": reaction.emoji} if reaction else None,
         fingerprint=msg.fingerprint,

@@ -39,9 +39,12 @@ RECONCILE_WINDOW = timedelta(minutes=5)  # how far back a send without its Whats
 class WebhookService:
     """Applies Evolution's events for the one instance this service drives."""
 
-    def __init__(self, *, store: Store, instance: str) -> None:
+    def __init__(
+        self, *, store: Store, instance: str, media_fetch: Callable[[str], None] | None = None
+    ) -> None:
         self.store = store
         self.instance = instance
+        self.media_fetch = media_fetch  # queues the background fetch of a new record's media
 
     def handle(self, event: WebhookEvent) -> dict[str, Any]:
         """The answer body; raises StoreUnavailableError when the event could not be recorded."""
@@ -87,7 +90,11 @@ class WebhookService:
     def _store_message(self, event: MessageUpserted) -> bool:
         now = now_iso()
         record = to_inbound_record(event.message, instance=self.instance, record_id=new_message_id(), now=now)
-        return self.store.insert_inbound(record)
+        if not self.store.insert_inbound(record):
+            return False
+        if record.media is not None and self.media_fetch is not None:
+            self.media_fetch(record.id)  # fetched on arrival, before WhatsApp's link expires
+        return True
 
     def _confirm_send(self, event: MessageSent) -> bool:
         """Confirm an API send; settle one still without its WhatsApp id (written ahead and never

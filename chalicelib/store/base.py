@@ -294,10 +294,29 @@ class EventStore(Protocol):
         ...
 
 
-class Store(IdempotencyStore, MessageStore, SendStore, InstanceStore, EventStore, Protocol):
+class MediaStore(Protocol):
+    """Inbound media: the records still waiting for their file, and settling them.
+
+    ``insert_inbound`` marks a record with media as waiting (in the same write) and holds back
+    its ``message.received`` event; the first ``settle_media`` ends the wait and writes that
+    event, with the record as settled, in the same transaction.
+    """
+
+    def settle_media(self, instance: str, id: str, media: dict[str, Any], *, at: str) -> MessageRecord | None:
+        """Merge ``media`` (``stored``, ``size``, ``sha256``, …) into the record's media and end its
+        wait; the record after the change, or as it is when the change is refused (a failure after
+        a success), or None when there is no such record with media."""
+        ...
+
+    def media_waiting(self, instance: str, *, before: str, limit: int) -> list[str]:
+        """Ids of records waiting for their media since before ``before`` (ISO time), oldest first."""
+        ...
+
+
+class Store(IdempotencyStore, MessageStore, SendStore, InstanceStore, EventStore, MediaStore, Protocol):
     """Durable state: every concern's protocol, plus a liveness check.
 
-    A new concern (events, media, broadcasts) adds its own Protocol above and joins this list;
+    A new concern (broadcasts, …) adds its own Protocol above and joins this list;
     each backend composes one mixin per concern. Every backend failure surfaces as
     :class:`chalicelib.errors.StoreUnavailableError`.
     """

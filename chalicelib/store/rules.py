@@ -199,6 +199,21 @@ def lease_over(lease_until: float | None, created_at: float, now: float) -> bool
     return until <= now
 
 
+def merge_media(current: dict[str, Any] | None, update: dict[str, Any]) -> dict[str, Any] | None:
+    """The record's media with ``update`` merged in, or None when nothing may change: a record
+    without media, or a failed fetch (``stored: false``) arriving after the file was stored."""
+    if current is None:
+        return None
+    if current.get("stored") is True and update.get("stored") is not True:
+        return None
+    return {**current, **update}
+
+
+def waits_for_media(record: MessageRecord) -> bool:
+    """Whether a newly stored record has media to fetch (its ``message.received`` waits for it)."""
+    return record.media is not None
+
+
 def is_live(expires_at: float, now: float) -> bool:
     """An item with this TTL still counts at ``now`` (expired items may linger until purged)."""
     return expires_at > now

@@ -240,7 +240,13 @@ EFFECTS: dict[str, tuple[Callable[[Any, RequestsMock], None] | None, Effect]] = 
         _inbound(
             type="audio",
             timestamp=_at(1765377401),
-            media={"mimetype": "audio/ogg; codecs=opus", "size": 14822, "seconds": 7, "voice_note": True},
+            media={
+                "mimetype": "audio/ogg; codecs=opus",
+                "size": 14822,
+                "seconds": 7,
+                "voice_note": True,
+                "stored": False,
+            },
         ),
     ),
     "messages.upsert.document": (
@@ -254,6 +260,7 @@ EFFECTS: dict[str, tuple[Callable[[Any, RequestsMock], None] | None, Effect]] = 
                 "file_name": "orcamento-2025.pdf",
                 "size": 194821,
                 "page_count": 3,
+                "stored": False,
             },
         ),
     ),
@@ -276,7 +283,7 @@ EFFECTS: dict[str, tuple[Callable[[Any, RequestsMock], None] | None, Effect]] = 
             type="image",
             caption="Foto do produto",
             timestamp=_at(1765377300),
-            media={"mimetype": "image/jpeg", "size": 291957, "width": 960, "height": 1280},
+            media={"mimetype": "image/jpeg", "size": 291957, "width": 960, "height": 1280, "stored": False},
         ),
     ),
     "messages.upsert.lid": (

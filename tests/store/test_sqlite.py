@@ -162,6 +162,7 @@ def test_each_concern_contributes_its_own_tables_and_a_composition_creates_only_
     assert InstancesOnly.expiring_tables() == ["events"]
     assert SQLiteStore.expiring_tables() == [
         "events",
+        "media_waiting",
         "deliveries",
         "messages",
         "orphans",

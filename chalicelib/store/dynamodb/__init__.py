@@ -9,6 +9,7 @@ from chalicelib.store.dynamodb.core import DynamoDBCore
 from chalicelib.store.dynamodb.events import DynamoDBEvents
 from chalicelib.store.dynamodb.idempotency import DynamoDBIdempotency
 from chalicelib.store.dynamodb.instances import DynamoDBInstances
+from chalicelib.store.dynamodb.media import DynamoDBMedia
 from chalicelib.store.dynamodb.messages import DynamoDBMessages
 from chalicelib.store.dynamodb.sends import DynamoDBSends
 from chalicelib.store.dynamodb.table import LIST_INDEX, TABLE_DEFINITION, TTL_ATTRIBUTE
@@ -19,7 +20,9 @@ if TYPE_CHECKING:
 __all__ = ["LIST_INDEX", "TABLE_DEFINITION", "TTL_ATTRIBUTE", "DynamoDBCore", "DynamoDBStore"]
 
 
-class DynamoDBStore(DynamoDBIdempotency, DynamoDBSends, DynamoDBMessages, DynamoDBInstances, DynamoDBEvents):
+class DynamoDBStore(
+    DynamoDBIdempotency, DynamoDBSends, DynamoDBMessages, DynamoDBInstances, DynamoDBEvents, DynamoDBMedia
+):
     """The store on one DynamoDB table; atomic through conditions and transactions.
 
     A new concern adds its mixin (with a key prefix of its own) to this list.

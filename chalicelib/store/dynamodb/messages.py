@@ -13,7 +13,7 @@ from chalicelib.models.records import STATUS_RANK, MessageRecord
 from chalicelib.store.base import MessagePage, StatusResult
 from chalicelib.store.dynamodb.codec import decode, encode
 from chalicelib.store.dynamodb.core import NEW, WRITER, ConditionFailedError
-from chalicelib.store.dynamodb.events import DynamoDBOutbox
+from chalicelib.store.dynamodb.media import DynamoDBMediaWaits
 from chalicelib.store.dynamodb.table import LIST_INDEX, TTL_ATTRIBUTE, model_fields
 from chalicelib.store.rules import (
     DIRECTIONS,
@@ -32,6 +32,7 @@ from chalicelib.store.rules import (
     is_unresolved_send,
     new_writer,
     ttl_expiry,
+    waits_for_media,
 )
 
 ADVANCE_ATTEMPTS = 5  # optimistic tries of one status change against concurrent ones
@@ -62,7 +63,7 @@ def record_from_item(item: dict[str, Any]) -> MessageRecord:
     return MessageRecord.model_validate(model_fields(decode(item)))
 
 
-class DynamoDBMessages(DynamoDBOutbox):
+class DynamoDBMessages(DynamoDBMediaWaits):
     """:class:`chalicelib.store.base.MessageStore` on DynamoDB."""
 
     def _record_item(self, record: MessageRecord, writer: str = "") -> dict[str, Any]:
@@ -175,7 +176,9 @@ class DynamoDBMessages(DynamoDBOutbox):
             }
         )
         operations = [self._put(self._record_item(record, writer)), pointer]
-        if record.direction == "inbound":
+        if waits_for_media(record):  # message.received waits until the file is fetched
+            operations.append(self._media_wait_item(record))
+        elif record.direction == "inbound":
             operations += self._event_items(message_event("message.received", record, at=now_iso()))
         try:
             self._transact(operations)

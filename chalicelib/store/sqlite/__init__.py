@@ -8,6 +8,7 @@ from chalicelib.store.sqlite.core import SQLiteCore
 from chalicelib.store.sqlite.events import SQLiteEvents
 from chalicelib.store.sqlite.idempotency import SQLiteIdempotency
 from chalicelib.store.sqlite.instances import SQLiteInstances
+from chalicelib.store.sqlite.media import SQLiteMedia
 from chalicelib.store.sqlite.messages import SQLiteMessages
 from chalicelib.store.sqlite.sends import SQLiteSends
 
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 __all__ = ["SQLiteCore", "SQLiteStore"]
 
 
-class SQLiteStore(SQLiteIdempotency, SQLiteSends, SQLiteMessages, SQLiteInstances, SQLiteEvents):
+class SQLiteStore(SQLiteIdempotency, SQLiteSends, SQLiteMessages, SQLiteInstances, SQLiteEvents, SQLiteMedia):
     """The store on one SQLite file; safe across threads and processes sharing that file.
 
     A new concern adds its mixin (its DDL and expiring tables included) to this list.

@@ -23,11 +23,12 @@ from chalicelib.store.rules import (
     is_live,
     is_unresolved_send,
     ttl_expiry,
+    waits_for_media,
 )
-from chalicelib.store.sqlite.events import SQLiteOutbox
+from chalicelib.store.sqlite.media import SQLiteMediaWaits
 
 
-class SQLiteMessages(SQLiteOutbox):
+class SQLiteMessages(SQLiteMediaWaits):
     """:class:`chalicelib.store.base.MessageStore` on SQLite."""
 
     DDL = """
@@ -86,7 +87,9 @@ class SQLiteMessages(SQLiteOutbox):
                 return False
             stored = self._fold_orphans(db, record, message_id)
             self._insert(db, stored)
-            if stored.direction == "inbound":
+            if waits_for_media(stored):  # message.received waits until the file is fetched
+                self._wait_for_media(db, stored)
+            elif stored.direction == "inbound":
                 self._message_event(db, "message.received", stored)
             return True
 
