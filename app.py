@@ -13,7 +13,8 @@ from chalice.app import Chalice, Cron, Rate, Request, Response, SQSEvent
 from chalicelib import deps
 from chalicelib.jobs.names import jobs_queue_name
 from chalicelib.logs import get_logger, request_id_var
-from chalicelib.routes import auth, docs, events, gate, messages, qr, session, templates, webhooks
+from chalicelib.media.sniff import BINARY_MEDIA_TYPES
+from chalicelib.routes import auth, docs, events, gate, media, messages, qr, session, templates, webhooks
 from chalicelib.settings import stage_name
 
 app = Chalice(app_name="whatsapp-evolution")
@@ -25,6 +26,10 @@ app.register_blueprint(templates.bp)
 app.register_blueprint(qr.bp)
 app.register_blueprint(docs.bp)
 app.register_blueprint(events.bp)
+app.register_blueprint(media.bp)
+# Media files are served as bytes (locally, by signed link): API Gateway and chalice local pass a
+# body through unencoded only for the types listed here.
+app.api.binary_types.extend(BINARY_MEDIA_TYPES)
 
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 

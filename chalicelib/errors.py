@@ -6,6 +6,7 @@
     │   └── StoreRejectedError   400  the store refuses the record for good (too large, a number
     │                                 it cannot hold): retrying cannot help
     ├── UnauthorizedError        401  the webhook secret is missing or wrong
+    ├── ForbiddenError           403  a media link that is tampered with or expired
     ├── NotFoundError            404  unknown message id or template
     ├── InstanceNotFoundError    404  the Evolution instance does not exist
     ├── IdempotencyKeyInUseError 409  a request with the same key is still in flight
@@ -78,6 +79,13 @@ class UnauthorizedError(ServiceError):
 
     code = "Unauthorized"
     status = 401
+
+
+class ForbiddenError(ServiceError):
+    """A signed media link that is not ours, or has expired."""
+
+    code = "Forbidden"
+    status = 403
 
 
 class NotFoundError(ServiceError):

@@ -23,6 +23,28 @@ _ZIP_BASED = frozenset(
         "application/epub+zip",
     }
 )
+# Every type :func:`content_type` can answer with a recognised signature (the app serves them as bytes).
+BINARY_MEDIA_TYPES = (
+    OCTET_STREAM,
+    "image/jpeg",
+    "image/png",
+    "application/pdf",
+    "application/zip",
+    "application/x-ole-storage",
+    "image/webp",
+    "image/gif",
+    "audio/ogg",
+    "audio/mpeg",
+    "audio/mp4",
+    "audio/aac",
+    "video/mp4",
+    "video/3gpp",
+    "video/quicktime",
+    "application/msword",
+    "application/vnd.ms-excel",
+    "application/vnd.ms-powerpoint",
+    *sorted(_ZIP_BASED),
+)
 _MP4_AUDIO = frozenset({"audio/mp4", "audio/m4a", "audio/x-m4a", "audio/aac"})
 
 
@@ -56,12 +78,12 @@ def sniff(data: bytes) -> str | None:  # noqa: PLR0911 - one return per signatur
 
 
 def content_type(data: bytes, declared: str | None) -> str:
-    """What the file is served as: the declared type where the signature agrees (or says nothing
-    and the declaration is well formed), else the signature's, else ``application/octet-stream``."""
+    """What the file is served as: the declared type where the signature agrees (or says nothing and
+    the declared type is one served as bytes), else the signature's, else ``application/octet-stream``."""
     claimed = _clean(declared)
     found = sniff(data)
-    if found is None:
-        return claimed or OCTET_STREAM
+    if found is None:  # only a type served as bytes, never e.g. text/html on a sender's word
+        return claimed if claimed in BINARY_MEDIA_TYPES else OCTET_STREAM
     if claimed is None:
         return found
     if found == claimed or _compatible(found, claimed):

@@ -151,6 +151,19 @@ class MessageRecordOut(
     """``GET /messages/{id}``: one message, either direction."""
 
 
+class MediaLink(ResponseModel):
+    """``GET /messages/{id}/media``: a time-limited URL of the stored file (no API key needed)."""
+
+    url: str = Field(
+        description="S3 pre-signed GET when deployed; this service's signed /media link locally."
+    )
+    mimetype: str = Field(description="The type the file is served as (from its bytes where they disagree).")
+    filename: str | None = Field(description="The sanitised file name; null for images and voice notes.")
+    size: int | None
+    sha256: str | None
+    expires_at: str
+
+
 class MessagePage(ResponseModel):
     """``GET /messages``: newest first; pass ``next`` as ``after`` for the next page."""
 

@@ -315,4 +315,8 @@ def _header(name: str, *, required: bool) -> dict[str, Any]:
 
 
 def _free_form(media_type: str) -> dict[str, Any]:
-    return {"type": "string"} if media_type == HTML else {"type": "object"}
+    if media_type == JSON:
+        return {"type": "object"}
+    if media_type == HTML:
+        return {"type": "string"}
+    return {"type": "string", "contentMediaType": media_type}  # a file
