@@ -109,9 +109,7 @@ def test_concurrent_settles_emit_exactly_one_event(store: Store) -> None:
     record = inbound(1, type="document", text=None, media=PDF)
     store.insert_inbound(record)
 
-    results = race(
-        4, lambda: store.settle_media(INSTANCE, record.id, {"stored": True, "size": 5}, at=at(3))
-    )
+    results = race(4, lambda: store.settle_media(INSTANCE, record.id, {"stored": True, "size": 5}, at=at(3)))
 
     assert all(r is not None and r.media is not None and r.media["stored"] for r in results)
     assert len(received(store)) == 1
