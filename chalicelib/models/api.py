@@ -137,6 +137,14 @@ class PreviewRequest(ApiModel):
     variables: dict[str, str | int | float] = Field(default_factory=dict, max_length=50)
 
 
+class MediaFileQuery(BaseModel):
+    """``GET /media/{id}``'s query: the expiry and signature of a link from ``GET /messages/{id}/media``
+    (documented from this model; the route checks the pair and answers 403 for anything else)."""
+
+    expires: str = Field(pattern=r"^[0-9]{1,12}$", description="Unix seconds; refused from then on.")
+    signature: str = Field(pattern=r"^[0-9a-f]{64}$", description="HMAC-SHA256 of id and expiry.")
+
+
 class ListMessagesQuery(BaseModel):
     """``GET /messages``'s query parameters: the route validates them with this model and the
     OpenAPI document describes them from it."""

@@ -110,6 +110,7 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     "message_id": {"type": "string", "minLength": 1, "maxLength": 128},
     "name": {"type": "string", "minLength": 1, "maxLength": 64},
     "event": {"type": "string", "minLength": 1, "examples": ["messages-upsert"]},
+    "media_id": {"type": "string", "minLength": 1, "maxLength": 64},
 }
 
 

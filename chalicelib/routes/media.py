@@ -65,6 +65,7 @@ def get_message_media(message_id: str) -> dict[str, Any]:
         "messages",
         {200: None},
         (errors.ForbiddenError, errors.NotFoundError, errors.StoreUnavailableError),
+        query="api.MediaFileQuery",
         media_type=BINARY,
         description="Served as an attachment with X-Content-Type-Options: nosniff; `expires` and "
         "`signature` come from the link and are checked first (403 when tampered with or expired).",
