@@ -11,7 +11,9 @@ Usage: python scripts/provision.py ensure|check|delete-table <stage>      (stage
   delete-table  delete the dev table (refused for prod: do that by hand)
   after-deploy  switch partial batch failures on for the jobs worker's SQS mapping
 
-`ensure` also creates the job queues and writes `<prefix>/JOBS_QUEUE_URL` (scripts/provision_queues.py).
+`ensure` also creates the job queues and writes `<prefix>/JOBS_QUEUE_URL` (scripts/provision_queues.py),
+and the media bucket with `<prefix>/MEDIA_BUCKET` (scripts/provision_media.py; its objects expire after
+`MEDIA_RETENTION_DAYS` from the environment, default 90).
 
 Each function takes its boto3 client keyword-only, so the tests pass moto's.
 """
@@ -19,6 +21,7 @@ Each function takes its boto3 client keyword-only, so the tests pass moto's.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -30,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from chalicelib.settings import SECRET_FIELDS  # noqa: E402
 from chalicelib.store.dynamodb.table import TABLE_DEFINITION, TTL_ATTRIBUTE  # noqa: E402
-from scripts import provision_queues  # noqa: E402
+from scripts import provision_media, provision_queues  # noqa: E402
 
 APP_NAME = "whatsapp-evolution"
 STAGES = ("dev", "prod")
@@ -262,13 +265,24 @@ def main(argv: list[str]) -> int:
             provision_queues.ensure_queue_url(
                 stage, queue_url, ssm=boto3.client("ssm"), prefix=parameter_prefix(stage)
             )
+            session = boto3.session.Session()
+            bucket = provision_media.ensure_bucket(
+                stage,
+                s3=boto3.client("s3"),
+                account=boto3.client("sts").get_caller_identity()["Account"],
+                region=session.region_name or "us-east-1",
+                days=provision_media.retention_days(dict(os.environ)),
+            )
+            provision_media.ensure_bucket_parameter(
+                bucket, ssm=boto3.client("ssm"), prefix=parameter_prefix(stage)
+            )
         elif command == "after-deploy":
             provision_queues.ensure_batch_failures(stage, lambda_client=boto3.client("lambda"))
         elif command == "check":
             check_secrets(stage, ssm=boto3.client("ssm"))
         else:
             delete_table(stage, client=boto3.client("dynamodb"))
-    except (ProvisionError, BotoCoreError, ClientError) as e:
+    except (ProvisionError, BotoCoreError, ClientError, ValueError) as e:
         print(f"provision {command} {stage}: {e}", file=sys.stderr)
         return 1
     return 0

@@ -244,6 +244,7 @@ def test_no_other_module_creates_an_aws_client_the_policy_does_not_know_of() -> 
         "chalicelib/events/eventbridge.py": {"events"},
         "chalicelib/settings.py": {"ssm"},
         "chalicelib/services/health.py": {"sns"},
+        "chalicelib/media/blobs.py": {"s3"},
     }
     for path in (REPO / "chalicelib").rglob("*.py"):
         services = set(re.findall(r'boto3\.client\(\s*"(\w+)"', path.read_text())) - {"dynamodb"}
@@ -307,3 +308,70 @@ def test_the_packaged_worker_reads_the_stacks_queue_with_partial_batch_failures(
     for name in ("APIHandler", "HealthCheck", "JobsWorker", "EventsSweep"):
         variables = resources[name]["Properties"]["Environment"]["Variables"]
         assert variables["JOBS_QUEUE_URL"] == {"Ref": "JobsQueue"}
+
+
+# -- the media bucket --------------------------------------------------------------------------
+
+MEDIA_SOURCE = REPO / "chalicelib" / "media" / "blobs.py"
+
+
+def media_actions() -> set[str]:
+    """The S3 actions the blob store needs: its client calls, and the operation each pre-signed
+    URL performs (a pre-signed GET is made with the signer's own ``s3:GetObject``)."""
+    text = MEDIA_SOURCE.read_text()
+    assert '"s3"' in text, "blobs.py no longer creates an s3 client: update this test"
+    operations = set(re.findall(r"_s3\(\)\.([a-z_]+)\(", text)) - {"generate_presigned_url"}
+    operations |= set(re.findall(r'generate_presigned_url\(\s*"([a-z_]+)"', text))
+    assert operations, "the blob store's S3 calls are no longer found: update this test"
+    return {"s3:" + "".join(part.capitalize() for part in op.split("_")) for op in operations}
+
+
+def test_the_blob_store_calls_exactly_put_and_get_object() -> None:
+    assert media_actions() == {"s3:PutObject", "s3:GetObject"}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_stage_policy_grants_the_media_actions_on_the_stages_bucket_objects_only(stage: str) -> None:
+    document = policy(stage)
+    statements = [s for s in document["Statement"] if any(a.startswith("s3:") for a in as_list(s["Action"]))]
+    bucket = f"arn:aws:s3:::{APP}-{stage}-media-123456789012"
+
+    assert {a for s in statements for a in as_list(s["Action"])} == media_actions()
+    for action in media_actions():
+        assert allowed(document, action, f"{bucket}/manpower-whatsapp/msg_01KB")
+        assert not allowed(document, action, bucket)  # objects only, never the bucket
+        assert not allowed(document, action, f"arn:aws:s3:::another-bucket/{APP}-{stage}-media-x/y")
+    assert not allowed(document, "s3:DeleteObject", f"{bucket}/x")
+    assert not allowed(document, "s3:ListBucket", bucket)
+
+
+def test_the_merge_template_makes_a_private_encrypted_expiring_bucket_granted_to_the_fetchers() -> None:
+    template = merge_template()
+    resources = template["Resources"]
+    bucket = resources["MediaBucket"]["Properties"]
+    statement = resources["MediaPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+
+    assert resources["MediaBucket"]["DeletionPolicy"] == "Retain"
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    (encryption,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert encryption["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+    (rule,) = bucket["LifecycleConfiguration"]["Rules"]
+    assert rule["Status"] == "Enabled" and rule["ExpirationInDays"] == {"Ref": "MediaRetentionDays"}
+    assert template["Parameters"]["MediaRetentionDays"]["Default"] == 90
+    assert {a for s in statement for a in as_list(s["Action"])} == media_actions()
+    assert [s["Resource"] for s in statement] == [{"Fn::Sub": "${MediaBucket.Arn}/*"}]
+    assert resources["MediaPolicy"]["Properties"]["Roles"] == [
+        {"Ref": "ApiHandlerRole"},
+        {"Ref": "JobsWorkerRole"},
+    ]
+    (deny,) = resources["MediaBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_packaged_functions_that_handle_media_name_the_stacks_bucket(stage: str, tmp_path: Path) -> None:
+    resources = packaged(stage, tmp_path / "package")["Resources"]
+
+    for name in ("APIHandler", "JobsWorker", "EventsSweep"):
+        variables = resources[name]["Properties"]["Environment"]["Variables"]
+        assert variables["MEDIA_BUCKET"] == {"Ref": "MediaBucket"}
