@@ -20,6 +20,7 @@ from devtools.evolution_simulator.bodies import parse_body
 from devtools.evolution_simulator.control import ControlApi
 from devtools.evolution_simulator.faults import Fault, FaultBook
 from devtools.evolution_simulator.http_types import EvolutionHTTPError, Request, Response
+from devtools.evolution_simulator.inbound_media import MediaApi
 from devtools.evolution_simulator.messaging import BUILDERS
 from devtools.evolution_simulator.state import Registry, SentRecord
 
@@ -46,6 +47,7 @@ class Router:
         faults: FaultBook,
         registry: Registry,
         stopping: threading.Event,
+        media: MediaApi | None = None,
     ) -> None:
         self._faults = faults
         self._registry = registry
@@ -65,10 +67,12 @@ class Router:
             ("GET", f"/webhook/find/{_INSTANCE}", api.find_webhook),
             ("POST", f"/message/(?P<route>{_SEND})/{_INSTANCE}", api.send),
             ("POST", f"/chat/whatsappNumbers/{_INSTANCE}", api.whatsapp_numbers),
+            *([("POST", f"/chat/getBase64FromMediaMessage/{_INSTANCE}", media.get_base64)] if media else []),
+            *([("POST", "/_sim/media/expire", media.expire)] if media else []),
             ("GET", "/_sim/instances", control.instances),
             ("POST", f"/_sim/instances/{_INSTANCE}/scan", control.scan),
             ("POST", f"/_sim/instances/{_INSTANCE}/drop", control.drop),
-            ("POST", f"/_sim/instances/{_INSTANCE}/inbound", control.inbound),
+            ("POST", f"/_sim/instances/{_INSTANCE}/inbound", media.inbound if media else control.inbound),
             ("GET", "/_sim/faults", control.list_faults),
             ("POST", "/_sim/faults", control.add_fault),
             ("DELETE", "/_sim/faults", control.clear_faults),

@@ -12,6 +12,7 @@ from devtools.evolution_simulator.config import LOCAL_SCHEMAS, SimConfig
 from devtools.evolution_simulator.control import ControlApi
 from devtools.evolution_simulator.events import Emitter
 from devtools.evolution_simulator.faults import FaultBook
+from devtools.evolution_simulator.inbound_media import MediaApi, MediaLibrary
 from devtools.evolution_simulator.messaging import Messaging
 from devtools.evolution_simulator.scheduler import Scheduler
 from devtools.evolution_simulator.server import Router, SimHTTPServer
@@ -67,12 +68,14 @@ class Simulator:
             dispatcher=self.dispatcher,
             scheduler=self.scheduler,
         )
+        self.media = MediaApi(api=api, control=control, library=MediaLibrary())
         router = Router(
             api=api,
             control=control,
             faults=self.faults,
             registry=self.registry,
             stopping=self._stopping,
+            media=self.media,
         )
         self._http.attach(router)
         self._thread = threading.Thread(
