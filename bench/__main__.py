@@ -13,6 +13,7 @@ from bench import (
     environment,
     events,
     limits,
+    media,
     package,
     packaged_import,
     send_message,
@@ -39,6 +40,7 @@ def main() -> None:
         sections.append(webhooks.run(WEBHOOK_FIXTURES, sent_ids))
         sections.append(sends.run(Path(data_dir)))
         sections.append(events.run(WEBHOOK_FIXTURES))
+        sections.append(media.run(url))
     sections.append(limits.run(WEBHOOK_FIXTURES))
     with tempfile.TemporaryDirectory(prefix="bench-package-") as package_dir:
         built = package.build(ROOT, Path(package_dir))
