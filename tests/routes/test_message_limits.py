@@ -139,7 +139,7 @@ def test_absurd_numbers_and_sizes_in_a_webhook_are_dropped_and_the_message_is_st
     located, pictured = _json(_list(stored_api))["items"]
     assert located["location"] == {"latitude": 0.0, "name": "n" * 255 + "…"}
     assert len(located["push_name"]) == webhook_limits.MAX_NAME_CHARS
-    assert pictured["media"] == {"mimetype": "image/jpeg", "file_name": "f" * 255 + "…"}
+    assert pictured["media"] == {"mimetype": "image/jpeg", "file_name": "f" * 255 + "…", "stored": False}
     assert len(pictured["caption"]) == webhook_limits.MAX_CAPTION_CHARS
 
 

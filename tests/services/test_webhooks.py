@@ -74,3 +74,20 @@ def test_an_event_outside_the_table_is_accepted_and_ignored(tmp_path: Path) -> N
     answer = WebhookService(store=SQLiteStore(str(tmp_path / "s.db")), instance="acme").handle(event)
     assert isinstance(event, IgnoredEvent)
     assert answer == {"received": True, "event": "chats.upsert", "ignored": True}
+
+
+def test_a_new_message_with_media_has_its_fetch_queued_once_and_others_none(tmp_path: Path) -> None:
+    queued: list[str] = []
+    store = SQLiteStore(str(tmp_path / "s.db"))
+    documents = parse_envelope(load_webhook("messages.upsert.document"), received_at=RECEIVED)
+    text = parse_envelope(load_webhook("messages.upsert.text"), received_at=RECEIVED)
+    service = WebhookService(store=store, instance=documents.instance, media_fetch=queued.append)
+
+    service.handle(documents)
+    service.handle(documents)  # a re-delivery: stored once, fetched once
+    service.handle(text)
+
+    (record_id,) = queued
+    record = store.get_message(documents.instance, record_id)
+    assert record is not None and record.type == "document" and record.media is not None
+    assert record.media["stored"] is False
