@@ -152,6 +152,19 @@ def test_the_readme_blocks_run_as_written_against_make_runs_processes(
 
 
 @pytest.mark.e2e
+def test_the_walk_through_stores_an_inbound_document_and_downloads_it_by_its_link(
+    outputs: list[tuple[str, str]],
+) -> None:
+    record = _json_of(outputs, "$API/messages/$MEDIA")
+    media = record["media"]
+    assert record["type"] == "document" and record["direction"] == "inbound"
+    assert isinstance(media, dict) and media["stored"] is True
+    assert media["size"] == 45 and len(str(media["sha256"])) == 64
+    [head] = [out for command, out in outputs if command == "head -c 8 cv.pdf"]
+    assert head == "%PDF-1.4", "the file downloaded by the signed link, without a key"
+
+
+@pytest.mark.e2e
 def test_the_routes_examples_answer_without_errors(outputs: list[tuple[str, str]]) -> None:
     for command, out in outputs:
         if command.startswith("curl -s") and not command.startswith("curl -s -i"):

@@ -19,6 +19,7 @@ PATH_VALUES = {
     "name": "job_offer",
     "event": "messages-upsert",
     "destination_id": "dst_01",
+    "media_id": "msg_01",
 }
 SECRETS = {
     "EVOLUTION_API_KEY": "evolution-global-key-that-must-not-leak",
