@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from chalicelib.store.dynamodb.broadcasts import DynamoDBBroadcasts
 from chalicelib.store.dynamodb.core import DynamoDBCore
 from chalicelib.store.dynamodb.events import DynamoDBEvents
 from chalicelib.store.dynamodb.idempotency import DynamoDBIdempotency
@@ -19,7 +20,14 @@ if TYPE_CHECKING:
 __all__ = ["LIST_INDEX", "TABLE_DEFINITION", "TTL_ATTRIBUTE", "DynamoDBCore", "DynamoDBStore"]
 
 
-class DynamoDBStore(DynamoDBIdempotency, DynamoDBSends, DynamoDBMessages, DynamoDBInstances, DynamoDBEvents):
+class DynamoDBStore(
+    DynamoDBIdempotency,
+    DynamoDBSends,
+    DynamoDBMessages,
+    DynamoDBInstances,
+    DynamoDBEvents,
+    DynamoDBBroadcasts,
+):
     """The store on one DynamoDB table; atomic through conditions and transactions.
 
     A new concern adds its mixin (with a key prefix of its own) to this list.
