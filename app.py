@@ -13,7 +13,7 @@ from chalice.app import Chalice, Cron, Rate, Request, Response, SQSEvent
 from chalicelib import deps
 from chalicelib.jobs.names import jobs_queue_name
 from chalicelib.logs import get_logger, request_id_var
-from chalicelib.routes import auth, docs, events, gate, messages, qr, session, templates, webhooks
+from chalicelib.routes import auth, broadcasts, docs, events, gate, messages, qr, session, templates, webhooks
 from chalicelib.settings import stage_name
 
 app = Chalice(app_name="whatsapp-evolution")
@@ -25,6 +25,7 @@ app.register_blueprint(templates.bp)
 app.register_blueprint(qr.bp)
 app.register_blueprint(docs.bp)
 app.register_blueprint(events.bp)
+app.register_blueprint(broadcasts.bp)
 
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 

@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     LOCAL_WORKER_THREADS: int = Field(default=8, ge=1, le=64)
     EVENTS_DELIVERY_TIMEOUT: float = Field(default=10.0, gt=0, le=10)
     EVENTS_RETRY_SCALE: float = Field(default=1.0, gt=0, le=1)  # < 1 compresses the schedule (dev only)
+    # Consent (see chalicelib/services/consent.py): words added to the built-in keywords.
+    OPT_OUT_KEYWORDS: str = Field(default="", max_length=1024)
+    OPT_IN_KEYWORDS: str = Field(default="", max_length=1024)
 
     @field_validator("DEFAULT_COUNTRY", mode="before")
     @classmethod

@@ -143,7 +143,7 @@ class Broadcast(BaseModel):
     lease_until: float | None = None  # a send is in flight until then (at most one per broadcast)
     lease_token: str | None = None
     cursor: int = 0  # every recipient below this index has been settled
-    waiting_for: Literal["session", "window", "start"] | None = None
+    waiting_for: Literal["session", "window", "start", "upstream"] | None = None
 
     def public(self, *, eta: str | None) -> dict[str, Any]:
         return {

@@ -10,6 +10,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
 from chalicelib import errors
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from chalicelib.evolution import EvolutionClient
     from chalicelib.evolution.wire import SentMessage
     from chalicelib.models.api import SendMessageRequest, SendTemplateRequest
+    from chalicelib.services.consent import ConsentService
     from chalicelib.services.templates import Registry
     from chalicelib.settings import Settings
     from chalicelib.store.base import Store
@@ -58,7 +60,9 @@ class MessageService:
         sleep: Callable[[float], None] = time.sleep,
         templates_registry: Registry | None = None,
         in_progress_wait_s: float = IN_PROGRESS_WAIT_S,
+        consent: ConsentService | None = None,
     ) -> None:
+        self.consent = consent  # refuses templates (and late plain messages) to opted-out numbers
         self.evolution = evolution
         self.store = store
         self.settings = settings
@@ -87,14 +91,22 @@ class MessageService:
         *,
         idempotency_key: str | None,
         fingerprint: str,
+        tags: dict[str, Any] | None = None,
     ) -> SendOutcome:
-        """Claim the key, plan, send once through the ledger, keep the answer under the key."""
+        """Claim the key, plan, send once through the ledger, keep the answer under the key.
+
+        ``tags`` are kept on the message record (a broadcast's send: ``broadcast_id`` and
+        ``broadcast_index``)."""
         key = f"{self.instance}:{idempotency_key}" if idempotency_key else None
         ticket = self.ledger.claim(key, fingerprint)
         if isinstance(ticket, SendOutcome):
             return ticket  # the key's answer, replayed
         try:
             outgoing = self.planner.plan(request)
+            if self.consent is not None:
+                self.consent.check_send(outgoing.recipient.to, template=outgoing.type == "template")
+            if tags:
+                outgoing = replace(outgoing, extras={**outgoing.extras, **tags})
         except BaseException:
             self.ledger.release(ticket)
             raise
