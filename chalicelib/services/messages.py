@@ -19,6 +19,7 @@ from chalicelib.services.delivery import IN_PROGRESS_WAIT_S, SendLedger, SendOut
 from chalicelib.services.integrations import IntegrationCache
 from chalicelib.services.message_plan import EvolutionSend, MessagePlanner
 from chalicelib.services.paging import page_body
+from chalicelib.services.recipients import normalize_recipient
 
 if TYPE_CHECKING:
     from chalicelib.evolution import EvolutionClient
@@ -102,9 +103,10 @@ class MessageService:
         if isinstance(ticket, SendOutcome):
             return ticket  # the key's answer, replayed
         try:
+            if self.consent is not None:  # before planning: a template's plan may ask Evolution
+                to = normalize_recipient(request.to, self.settings.DEFAULT_COUNTRY).to
+                self.consent.check_send(to, template=getattr(request, "template", None) is not None)
             outgoing = self.planner.plan(request)
-            if self.consent is not None:
-                self.consent.check_send(outgoing.recipient.to, template=outgoing.type == "template")
             if tags:
                 outgoing = replace(outgoing, extras={**outgoing.extras, **tags})
         except BaseException:
