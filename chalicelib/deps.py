@@ -126,7 +126,7 @@ def consent_service() -> ConsentService:
 
 def broadcast_service() -> BroadcastService:
     """Broadcasts: creating, steering, and the paced ticks that send them."""
-    from chalicelib.background import get_transport  # noqa: PLC0415
+    from chalicelib.background import get_transport, kick  # noqa: PLC0415
     from chalicelib.services.broadcasts import BroadcastService  # noqa: PLC0415
 
     return BroadcastService(
@@ -135,6 +135,7 @@ def broadcast_service() -> BroadcastService:
         consent=consent_service(),
         transport=get_transport(),
         messages=message_service,
+        kick=kick,
     )
 
 

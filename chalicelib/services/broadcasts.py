@@ -103,6 +103,7 @@ class BroadcastService:
         messages: Callable[[], MessageService],
         clock: Callable[[], float] = time.time,
         templates_registry: Any = None,
+        kick: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -112,6 +113,7 @@ class BroadcastService:
         self._messages = messages
         self._clock = clock
         self._templates = templates_registry
+        self._kick = kick  # new events are in the outbox: relay them now (else the next poll/sweep)
 
     # -- creating --------------------------------------------------------------------------------
 
@@ -446,9 +448,8 @@ class BroadcastService:
         )
         if done is not None:
             logger.info("broadcast completed", extra={"broadcast_id": broadcast.id})
-            from chalicelib.background import kick  # noqa: PLC0415
-
-            kick()
+            if self._kick is not None:
+                self._kick()
 
     def _session_open(self) -> bool:
         state = self.store.get_instance_state(self.instance)
