@@ -234,3 +234,17 @@ def test_suppressions_are_added_by_hand_and_deleted_with_or_without_the_plus(api
     assert api.http.delete("/suppressions/%2B5511999990001", headers=auth()).status_code == 204
     assert _post(api, "/suppressions", {"to": "not a number"}).status_code == 400
     assert api.http.delete("/suppressions/abc", headers=auth()).status_code == 400
+
+
+def test_ten_thousand_recipients_are_created_each_with_its_own_check(api: Any) -> None:
+    recipients = [{"to": f"+5511{970_000_000 + i:09d}", "reference": f"cand-{i}"} for i in range(10_000)]
+    recipients[17] = {"to": "not a number"}
+    recipients[9_999] = {"to": recipients[0]["to"]}
+    created = _create(api, recipients=recipients)
+    assert created["total"] == 10_000
+    assert created["counts"]["queued"] == 9_998 and created["counts"]["skipped"] == 2
+    skipped = _json(api.http.get(f"/broadcasts/{created['id']}/recipients?status=skipped", headers=auth()))
+    assert [(r["index"], r["reason"]) for r in skipped["items"]] == [
+        (17, "invalid_number"),
+        (9_999, "duplicate"),
+    ]
