@@ -59,6 +59,7 @@ SCAN_PAGES = 10  # the sweeper and the session hook look at the newest 1,000 bro
 RECIPIENT_BATCH = 50
 SETTLE_TRIES = 5
 IDEMPOTENCY_TTL_S = 24 * 3600
+MAX_START_AHEAD_S = 366 * 86_400
 SETTLED = frozenset({"sent", "delivered", "read", "failed", "skipped"})
 # message status -> the recipient status that follows it
 FOLLOWS = {
@@ -170,6 +171,11 @@ class BroadcastService:
         for r in recipients:
             counts[counted(r.status)] += 1
         start = pacing.parse_instant(request.start_at) if request.start_at else now
+        if start > now + MAX_START_AHEAD_S:
+            raise errors.ValidationError(
+                "start_at: at most a year ahead.",
+                details=[{"loc": ["start_at"], "msg": "more than 366 days ahead"}],
+            )
         at = now_iso()
         broadcast = Broadcast(
             id=broadcast_id,

@@ -121,6 +121,7 @@ def test_an_idempotency_key_replays_the_same_broadcast_and_refuses_another_body(
             "ValidationError",
         ),
         ({"start_at": "tomorrow"}, 400, "ValidationError"),
+        ({"start_at": "9999-12-31T23:59:59Z"}, 400, "ValidationError"),
         ({"surprise": 1}, 400, "ValidationError"),
     ],
 )

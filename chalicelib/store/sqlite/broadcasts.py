@@ -238,6 +238,8 @@ class SQLiteBroadcasts(SQLiteOutbox):
         return items, cursor
 
     def note_inbound(self, instance: str, to: str, *, at: str) -> None:
+        if not self._read("SELECT 1 FROM suppressions WHERE instance = ? AND number = ?", (instance, to)):
+            return  # the usual case, without taking the write lock
         with self._tx() as db:
             row = db.execute(
                 "SELECT data FROM suppressions WHERE instance = ? AND number = ?", (instance, to)
