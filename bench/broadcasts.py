@@ -58,15 +58,16 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
-def create_in_this_process() -> dict[str, float]:
-    """Run in a fresh interpreter (``python -m bench.broadcasts``): warm up, then create once."""
+def create_in_this_process(body_path: Path) -> dict[str, float]:
+    """Run in a fresh interpreter (``python -m bench.broadcasts <body file>``): warm up, read the
+    body as a request would arrive, note the resident size, then create once."""
     from chalicelib import deps
     from chalicelib.models.broadcasts import CreateBroadcast
 
     service = deps.broadcast_service()
     warm = json.loads(request_body(20))
     service.create(CreateBroadcast.model_validate(warm))  # imports, templates, phone metadata
-    raw = request_body()
+    raw = body_path.read_bytes()
     idle = _rss_mb()
     started = time.perf_counter()
     data = json.loads(raw)
@@ -77,9 +78,11 @@ def create_in_this_process() -> dict[str, float]:
 
 
 def _create_row(data_dir: Path) -> tuple[list[Row], list[str]]:
+    body = data_dir / "body.json"
+    body.write_text(request_body())
     environ = {**os.environ, "STORE_URL": f"sqlite:///{data_dir / 'create.db'}", "LOCAL_WORKER": "false"}
     out = subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "bench.broadcasts"],
+        [sys.executable, "-m", "bench.broadcasts", str(body)],
         cwd=ROOT,
         env=environ,
         capture_output=True,
@@ -97,14 +100,18 @@ def _create_row(data_dir: Path) -> tuple[list[Row], list[str]]:
             f"≤ {CREATE_GOAL_S:.0f} s",
         ),
         Row(
-            "same, peak memory over the idle process",
+            "same, peak memory over the idle process (max RSS)",
             f"{over:.1f} MB",
-            f"idle {figures['idle_mb']:.1f} MB",
+            f"idle {figures['idle_mb']:.1f} MB (body read)",
             "-",
             f"≤ {MEMORY_GOAL_MB:.0f} MB",
         ),
     ]
-    return rows, ["creation runs in a fresh interpreter after a 20-recipient warm-up (imports, templates)"]
+    notes = [
+        "creation runs in a fresh interpreter after a 20-recipient warm-up (imports, templates); "
+        "idle = max RSS once the body is read, peak = max RSS after the creation"
+    ]
+    return rows, notes
 
 
 def _tick_rows() -> list[Row]:
@@ -244,4 +251,4 @@ def run() -> Section:
 
 
 if __name__ == "__main__":
-    print(json.dumps(create_in_this_process()))  # noqa: T201 - read by the parent bench process
+    print(json.dumps(create_in_this_process(Path(sys.argv[1]))))  # noqa: T201 - read by the parent bench

@@ -228,10 +228,10 @@ class BroadcastService:
         if number in suppressed:
             return number, "opted_out"
         if request.template is not None:
-            from chalicelib.services.templates import render  # noqa: PLC0415
+            from chalicelib.services.templates import check_variables  # noqa: PLC0415
 
             try:
-                render(request.template, request.language, variables, registry=self._templates)
+                check_variables(request.template, request.language, variables, registry=self._templates)
             except errors.TemplateError:
                 return number, "template_variables"
         return number, None
