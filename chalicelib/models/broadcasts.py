@@ -9,7 +9,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 MAX_RECIPIENTS = 10_000
-MAX_BODY_BYTES = 4 * 1024 * 1024  # 10,000 recipients with a few variables each fit comfortably
 
 BroadcastStatus = Literal["creating", "scheduled", "running", "paused", "completed", "cancelled"]
 RecipientStatus = Literal["queued", "sending", "sent", "delivered", "read", "failed", "skipped"]

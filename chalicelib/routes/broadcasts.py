@@ -13,8 +13,6 @@ from chalice.app import Blueprint, Response
 
 from chalicelib import errors
 from chalicelib.deps import broadcast_service, consent_service, on_reset
-from chalicelib.models.broadcast_responses import PageQuery, RecipientsQuery
-from chalicelib.models.broadcasts import MAX_BODY_BYTES
 from chalicelib.openapi import Operation, documented
 from chalicelib.openapi.operation import HTML
 from chalicelib.routes._http import api_view, json_response, parse_model, parse_query, read_json
@@ -24,6 +22,7 @@ from chalicelib.routes.qr import content_security_policy
 bp = Blueprint(__name__)
 
 PAGE = Path(__file__).resolve().parents[1] / "static" / "broadcast.html"
+MAX_BODY_BYTES = 4 * 1024 * 1024  # 10,000 recipients with a few variables each fit comfortably
 SUPPRESSION_BODY_BYTES = 4 * 1024
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 _ID = re.compile(r"^bc_[0-9A-Z]{26}$")
@@ -97,11 +96,13 @@ def create_broadcast() -> Response:
         "broadcasts",
         {200: "broadcast_responses.BroadcastList"},
         (errors.ValidationError,),
-        query=PageQuery,
+        query="broadcast_responses.PageQuery",
     )
 )
 @api_view
 def list_broadcasts() -> dict[str, Any]:
+    from chalicelib.models.broadcast_responses import PageQuery  # noqa: PLC0415
+
     query = parse_query(PageQuery, bp.current_request.query_params)
     return broadcast_service().list(after=query.after, limit=query.limit)
 
@@ -127,11 +128,13 @@ def get_broadcast(broadcast_id: str) -> dict[str, Any]:
         "broadcasts",
         {200: "broadcast_responses.RecipientPage"},
         (errors.ValidationError, errors.NotFoundError),
-        query=RecipientsQuery,
+        query="broadcast_responses.RecipientsQuery",
     )
 )
 @api_view
 def list_recipients(broadcast_id: str) -> dict[str, Any]:
+    from chalicelib.models.broadcast_responses import RecipientsQuery  # noqa: PLC0415
+
     query = parse_query(RecipientsQuery, bp.current_request.query_params)
     return broadcast_service().recipients(
         _known(broadcast_id), status=query.status, after=query.after, limit=query.limit
@@ -223,11 +226,13 @@ def _number(to: str) -> str:
         "consent",
         {200: "broadcast_responses.SuppressionPage"},
         (errors.ValidationError,),
-        query=PageQuery,
+        query="broadcast_responses.PageQuery",
     )
 )
 @api_view
 def list_suppressions() -> dict[str, Any]:
+    from chalicelib.models.broadcast_responses import PageQuery  # noqa: PLC0415
+
     query = parse_query(PageQuery, bp.current_request.query_params)
     return consent_service().list(after=query.after, limit=query.limit)
 
