@@ -243,8 +243,7 @@ def test_a_service_killed_mid_broadcast_sends_each_recipient_at_most_once_after_
             "127.0.0.1",
             "--port",
             str(sim_port),
-            "--api-key",
-            evolution_key,
+            f"--api-key={evolution_key}",  # one argument: a key may start with "-"
             "--ack-delay-ms",
             "50",
         ],
