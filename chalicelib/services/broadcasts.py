@@ -200,14 +200,19 @@ class BroadcastService:
         return self.view(broadcast)
 
     def _check_template(self, name: str, language: str | None) -> None:
-        from chalicelib.services.templates import get_template  # noqa: PLC0415
+        """404 for an unknown template, 422 for a malformed language code; a well-formed code the
+        template lacks falls back to its default language, as ``POST /messages/template`` does."""
+        from chalicelib.services.templates import check_variables, get_template  # noqa: PLC0415
 
-        template = get_template(name, registry=self._templates)
-        if language is not None and language not in template["languages"]:
-            raise errors.TemplateError(
-                f"Template {name!r} is not available in {language!r}.",
-                details=[{"loc": ["language"], "msg": "available: " + ", ".join(template["languages"])}],
-            )
+        get_template(name, registry=self._templates)
+        if language is None:
+            return
+        try:
+            check_variables(name, language, {}, registry=self._templates)
+        except errors.TemplateError as exc:
+            problems = [d for d in exc.details or [] if d.get("loc") == ["language"]]
+            if problems:
+                raise errors.TemplateError(f"language: {problems[0]['msg']}", details=problems) from None
 
     def _check_recipient(
         self,

@@ -194,8 +194,16 @@ def test_a_template_broadcast_skips_recipients_missing_a_variable_and_refuses_an
     assert [r["reason"] for r in world.recipients(created["id"])] == [None, "template_variables"]
     with pytest.raises(errors.NotFoundError):
         world.create(text=None, template="no_such_template")
-    with pytest.raises(errors.TemplateError):
-        world.create(text=None, template="interview_reminder", language="xx")
+    with pytest.raises(errors.TemplateError, match="language"):
+        world.create(text=None, template="interview_reminder", language="e$")
+    # a well-formed language the template lacks falls back to its default, as a single send does
+    fallback = world.create(
+        text=None,
+        template="interview_reminder",
+        language="fr",
+        recipients=[{"to": "+5511999900001", "variables": variables}],
+    )
+    assert [r["reason"] for r in world.recipients(fallback["id"])] == [None]
 
 
 def test_ticks_send_each_recipient_once_at_the_pace_and_complete_with_an_event(world: World) -> None:
