@@ -30,13 +30,7 @@ STEER_ERRORS = (errors.NotFoundError, errors.ConflictError, errors.StoreUnavaila
 
 
 def _body(limit: int) -> Any:
-    raw = bp.current_request.raw_body
-    if raw and len(raw) > limit:
-        raise errors.ValidationError(
-            f"The request body is larger than {limit // 1024} KB.",
-            details=[{"loc": ["body"], "msg": f"over {limit} bytes"}],
-        )
-    return read_json(raw)
+    return read_json(bp.current_request.raw_body, max_bytes=limit)
 
 
 def _idempotency_key() -> str | None:
@@ -72,6 +66,7 @@ def _known(broadcast_id: str) -> str:
         ),
         request="broadcasts.CreateBroadcast",
         idempotent=True,
+        max_body_bytes=MAX_BODY_BYTES,
         description="Every recipient is checked up front; a bad one is `skipped` with its reason.",
     )
 )
@@ -245,6 +240,7 @@ def list_suppressions() -> dict[str, Any]:
         {201: "broadcast_responses.SuppressionOut"},
         (errors.BadRequestError, errors.ValidationError, errors.StoreUnavailableError),
         request="broadcasts.CreateSuppression",
+        max_body_bytes=SUPPRESSION_BODY_BYTES,
     )
 )
 @api_view

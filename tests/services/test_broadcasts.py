@@ -291,7 +291,9 @@ def test_sending_waits_while_the_session_is_not_open_and_resumes_when_it_opens(w
 
 def test_a_session_closed_under_a_send_keeps_the_recipient_queued(world: World) -> None:
     created = world.create(2)
-    world.evolution.fail = EvolutionNotConnectedError("sendText", 400, ["Connection Closed"])
+    closed = EvolutionNotConnectedError("sendText", 400, ["Connection Closed"])
+    closed.from_evolution = True  # in Evolution's own error envelope: it did not send
+    world.evolution.fail = closed
     world.run_due()
     assert [r["status"] for r in world.recipients(created["id"])] == ["queued", "queued"]
     assert world.broadcast(created["id"])["waiting_for"] == "session"
