@@ -19,6 +19,8 @@ PATH_VALUES = {
     "name": "job_offer",
     "event": "messages-upsert",
     "destination_id": "dst_01",
+    "broadcast_id": "bc_01JDQ4Z9W6M8E3V7K2B5N1P0RS",
+    "to": "5511999999999",
 }
 SECRETS = {
     "EVOLUTION_API_KEY": "evolution-global-key-that-must-not-leak",
