@@ -14,7 +14,19 @@ from chalicelib import deps
 from chalicelib.jobs.names import jobs_queue_name
 from chalicelib.logs import get_logger, request_id_var
 from chalicelib.media.sniff import BINARY_MEDIA_TYPES
-from chalicelib.routes import auth, docs, events, gate, media, messages, qr, session, templates, webhooks
+from chalicelib.routes import (
+    auth,
+    broadcasts,
+    docs,
+    events,
+    gate,
+    media,
+    messages,
+    qr,
+    session,
+    templates,
+    webhooks,
+)
 from chalicelib.settings import stage_name
 
 app = Chalice(app_name="whatsapp-evolution")
@@ -26,6 +38,7 @@ app.register_blueprint(templates.bp)
 app.register_blueprint(qr.bp)
 app.register_blueprint(docs.bp)
 app.register_blueprint(events.bp)
+app.register_blueprint(broadcasts.bp)
 app.register_blueprint(media.bp)
 # Media files are served as bytes (locally, by signed link): API Gateway and chalice local pass a
 # body through unencoded only for the types listed here.

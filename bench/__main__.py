@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from bench import (
+    broadcasts,
     cold_import,
     environment,
     events,
@@ -41,6 +42,7 @@ def main() -> None:
         sections.append(sends.run(Path(data_dir)))
         sections.append(events.run(WEBHOOK_FIXTURES))
         sections.append(media.run(url))
+        sections.append(broadcasts.run())
     sections.append(limits.run(WEBHOOK_FIXTURES))
     with tempfile.TemporaryDirectory(prefix="bench-package-") as package_dir:
         built = package.build(ROOT, Path(package_dir))

@@ -1,7 +1,7 @@
-"""Wiring of the background work: the job registry (every kind's handler), the transport (SQS
-when ``JOBS_QUEUE_URL`` is set, else the local SQLite queue with its worker thread) and the
-event dispatcher and the media fetcher. New kinds of work register their handlers in
-:func:`get_registry`."""
+"""Wiring of the background work: the job registry (every kind's handler: event deliveries and
+relays, media fetches, broadcast ticks), the transport (SQS when ``JOBS_QUEUE_URL`` is set, else the
+local SQLite queue with its worker thread), the event dispatcher, the media fetcher and the sweeps.
+New kinds of work register their handlers in :func:`get_registry`."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SWEEP_EVERY_S = 60.0
+BROADCAST_SWEEP_EVERY_S = 10.0
 _worker_lock = threading.Lock()
 
 
@@ -72,7 +73,21 @@ def get_registry() -> Registry:
     registry = Registry()
     get_dispatcher().register(registry)
     media_service().register(registry)
+    from chalicelib.services.broadcasts import TICK  # noqa: PLC0415
+
+    registry.register(TICK, lambda job: _broadcasts().tick(job))
     return registry
+
+
+def _broadcasts() -> Any:
+    from chalicelib.deps import broadcast_service  # noqa: PLC0415
+
+    return broadcast_service()
+
+
+def sweep_broadcasts() -> int:
+    """Queue a tick for active broadcasts whose chain of ticks was lost."""
+    return int(_broadcasts().sweep())
 
 
 _worker: dict[str, Any] = {}
@@ -104,11 +119,12 @@ def ensure_local_worker() -> None:
         dispatcher = get_dispatcher()
         sweeper = _Every(SWEEP_EVERY_S, dispatcher.sweep)
         media_sweeper = _Every(SWEEP_EVERY_S, _sweep_media)
+        broadcasts = _Every(BROADCAST_SWEEP_EVERY_S, sweep_broadcasts)
         worker = LocalWorker(
             get_local_queue(),
             get_registry(),
             threads=settings.LOCAL_WORKER_THREADS,
-            pollers=[dispatcher.relay, sweeper, media_sweeper],
+            pollers=[dispatcher.relay, sweeper, media_sweeper, broadcasts],
         )
         worker.start()
         _worker["worker"] = worker
@@ -159,7 +175,12 @@ def run_scheduled_sweep() -> dict[str, int]:
     """The deployed stages' periodic safety net: relay the outbox, re-queue overdue deliveries and
     the media fetches of records that have waited too long."""
     dispatcher = get_dispatcher()
-    return {"relayed": dispatcher.relay(), "requeued": dispatcher.sweep(), "media_requeued": _sweep_media()}
+    return {
+        "relayed": dispatcher.relay(),
+        "requeued": dispatcher.sweep(),
+        "media_requeued": _sweep_media(),
+        "broadcasts_revived": sweep_broadcasts(),
+    }
 
 
 @on_reset

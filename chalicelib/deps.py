@@ -17,6 +17,8 @@ from chalicelib.settings import get_settings
 if TYPE_CHECKING:
     from chalicelib.evolution import EvolutionClient
     from chalicelib.media.blobs import BlobStore
+    from chalicelib.services.broadcasts import BroadcastService
+    from chalicelib.services.consent import ConsentService
     from chalicelib.services.health import HealthService
     from chalicelib.services.instances import InstanceService
     from chalicelib.services.integrations import IntegrationCache
@@ -108,6 +110,7 @@ def message_service() -> MessageService:
         store=get_store(),
         settings=get_settings(),
         integrations=get_integrations(),
+        consent=consent_service(),
     )
 
 
@@ -131,12 +134,43 @@ def health_service() -> HealthService:
 
 
 def webhook_service() -> WebhookService:
-    """Applies Evolution's webhook events to the store."""
+    """Applies Evolution's webhook events to the store (and tells media, consent and broadcasts)."""
     from chalicelib.background import queue_media_fetch  # noqa: PLC0415
     from chalicelib.services.webhooks import WebhookService  # noqa: PLC0415
 
     return WebhookService(
-        store=get_store(), instance=get_settings().INSTANCE_NAME, media_fetch=queue_media_fetch
+        store=get_store(),
+        instance=get_settings().INSTANCE_NAME,
+        media_fetch=queue_media_fetch,
+        consent=consent_service(),
+        broadcasts=broadcast_service,
+    )
+
+
+def consent_service() -> ConsentService:
+    """Opt-out keywords, the suppression list and the send rule."""
+    from chalicelib.services.consent import ConsentService, Keywords  # noqa: PLC0415
+
+    settings = get_settings()
+    return ConsentService(
+        store=get_store(),
+        instance=settings.INSTANCE_NAME,
+        keywords=Keywords(opt_out=settings.OPT_OUT_KEYWORDS, opt_in=settings.OPT_IN_KEYWORDS),
+    )
+
+
+def broadcast_service() -> BroadcastService:
+    """Broadcasts: creating, steering, and the paced ticks that send them."""
+    from chalicelib.background import get_transport, kick  # noqa: PLC0415
+    from chalicelib.services.broadcasts import BroadcastService  # noqa: PLC0415
+
+    return BroadcastService(
+        store=get_store(),
+        settings=get_settings(),
+        consent=consent_service(),
+        transport=get_transport(),
+        messages=message_service,
+        kick=kick,
     )
 
 

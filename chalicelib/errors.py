@@ -11,7 +11,9 @@
     ├── InstanceNotFoundError    404  the Evolution instance does not exist
     ├── IdempotencyKeyInUseError 409  a request with the same key is still in flight
     ├── TemplateNotSupportedError 409 a Meta template asked of a non-Cloud-API instance
+    ├── ConflictError            409  a state change not allowed now (resuming a finished broadcast)
     ├── RecipientNotOnWhatsAppError 422  Evolution says the number has no WhatsApp account
+    ├── RecipientOptedOutError   422  the recipient opted out (see Consent)
     ├── TemplateError            422  unknown/missing variables, language not available
     ├── IdempotencyKeyReusedError 422 same key, different body
     ├── RateLimitedError         429  Evolution/Meta throttled us (``retry_after``)
@@ -121,6 +123,20 @@ class RecipientNotOnWhatsAppError(ServiceError):
 
     code = "RecipientNotOnWhatsApp"
     status = 422
+
+
+class RecipientOptedOutError(ServiceError):
+    """The recipient opted out (a template, or a plain message outside their 24 h reply window)."""
+
+    code = "RecipientOptedOut"
+    status = 422
+
+
+class ConflictError(ServiceError):
+    """A state change that is not allowed now (e.g. resuming a finished broadcast)."""
+
+    code = "Conflict"
+    status = 409
 
 
 class TemplateError(ServiceError):

@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     MEDIA_DIR: str = Field(default=".data/media", min_length=1, max_length=1024)
     MEDIA_MAX_BYTES: int = Field(default=64 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
     MEDIA_URL_TTL: int = Field(default=900, ge=60, le=7 * 24 * 3600)  # seconds a media URL is valid
+    # Consent (see chalicelib/services/consent.py): words added to the built-in keywords.
+    OPT_OUT_KEYWORDS: str = Field(default="", max_length=1024)
+    OPT_IN_KEYWORDS: str = Field(default="", max_length=1024)
 
     @field_validator("DEFAULT_COUNTRY", mode="before")
     @classmethod

@@ -60,10 +60,14 @@ class MessageRecord(BaseModel):
     created_at: str
     updated_at: str
     error: dict[str, Any] | None = None  # {"code", "message"} when failed
+    broadcast_id: str | None = None  # outbound: the broadcast this send belongs to
+    broadcast_index: int | None = None  # and the recipient's index in it (internal)
 
     def public(self) -> dict[str, Any]:
         """The API's view: no internal fields, ``from`` as the API spells it, no empty extras."""
-        body = self.model_dump(by_alias=True, exclude={"fingerprint", "instance"})
+        body = self.model_dump(by_alias=True, exclude={"fingerprint", "instance", "broadcast_index"})
+        if self.broadcast_id is None:
+            body.pop("broadcast_id")
         if self.direction == "outbound":
             for name in ("from", "from_lid", "push_name"):
                 body.pop(name, None)

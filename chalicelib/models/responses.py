@@ -134,6 +134,7 @@ class OutboundMessage(_RecordCommon):
 
     direction: Literal["outbound"]
     to: str | None
+    broadcast_id: str | None = None  # the broadcast this send belongs to (absent otherwise)
 
 
 class InboundMessage(_RecordCommon):

@@ -111,6 +111,8 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     "name": {"type": "string", "minLength": 1, "maxLength": 64},
     "event": {"type": "string", "minLength": 1, "examples": ["messages-upsert"]},
     "media_id": {"type": "string", "minLength": 1, "maxLength": 64},
+    "broadcast_id": {"type": "string", "pattern": "^bc_[0-9A-Z]{26}$"},
+    "to": {"type": "string", "minLength": 1, "maxLength": 64, "examples": ["+5511999999999"]},
 }
 
 

@@ -10,6 +10,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
 from chalicelib import errors
@@ -18,11 +19,13 @@ from chalicelib.services.delivery import IN_PROGRESS_WAIT_S, SendLedger, SendOut
 from chalicelib.services.integrations import IntegrationCache
 from chalicelib.services.message_plan import EvolutionSend, MessagePlanner
 from chalicelib.services.paging import page_body
+from chalicelib.services.recipients import normalize_recipient
 
 if TYPE_CHECKING:
     from chalicelib.evolution import EvolutionClient
     from chalicelib.evolution.wire import SentMessage
     from chalicelib.models.api import SendMessageRequest, SendTemplateRequest
+    from chalicelib.services.consent import ConsentService
     from chalicelib.services.templates import Registry
     from chalicelib.settings import Settings
     from chalicelib.store.base import Store
@@ -58,7 +61,9 @@ class MessageService:
         sleep: Callable[[float], None] = time.sleep,
         templates_registry: Registry | None = None,
         in_progress_wait_s: float = IN_PROGRESS_WAIT_S,
+        consent: ConsentService | None = None,
     ) -> None:
+        self.consent = consent  # refuses templates (and late plain messages) to opted-out numbers
         self.evolution = evolution
         self.store = store
         self.settings = settings
@@ -87,14 +92,23 @@ class MessageService:
         *,
         idempotency_key: str | None,
         fingerprint: str,
+        tags: dict[str, Any] | None = None,
     ) -> SendOutcome:
-        """Claim the key, plan, send once through the ledger, keep the answer under the key."""
+        """Claim the key, plan, send once through the ledger, keep the answer under the key.
+
+        ``tags`` are kept on the message record (a broadcast's send: ``broadcast_id`` and
+        ``broadcast_index``)."""
         key = f"{self.instance}:{idempotency_key}" if idempotency_key else None
         ticket = self.ledger.claim(key, fingerprint)
         if isinstance(ticket, SendOutcome):
             return ticket  # the key's answer, replayed
         try:
+            if self.consent is not None:  # before planning: a template's plan may ask Evolution
+                to = normalize_recipient(request.to, self.settings.DEFAULT_COUNTRY).to
+                self.consent.check_send(to, template=getattr(request, "template", None) is not None)
             outgoing = self.planner.plan(request)
+            if tags:
+                outgoing = replace(outgoing, extras={**outgoing.extras, **tags})
         except BaseException:
             self.ledger.release(ticket)
             raise

@@ -68,4 +68,5 @@ def _parse(text: str, region: str | None) -> str | None:
         return None
     if not phonenumbers.is_valid_number(number):
         return None
-    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+    e164 = str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+    return e164 if len(e164) <= 16 else None  # E.164 allows 15 digits; some metadata accepts more

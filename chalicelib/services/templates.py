@@ -143,6 +143,26 @@ def render(
     )
 
 
+def check_variables(
+    name: str,
+    language: str | None = None,
+    variables: Mapping[str, object] | None = None,
+    *,
+    registry: Registry | None = None,
+) -> None:
+    """What :func:`render` checks, without filling the text: :class:`TemplateError` when ``variables``
+    (or ``language``) would not render (a broadcast checks each of its 10,000 recipients this way)."""
+    template = _lookup(name, registry)
+    details: list[Detail] = []
+    _resolve_language(template, language, details)
+    _clean_values(template.definition.variables, variables, details)
+    if details:
+        raise TemplateError(
+            f"Template {name!r} cannot be rendered: see Details for the {len(details)} problem(s).",
+            details=details,
+        )
+
+
 def build_meta_components(rendered: Rendered) -> list[dict[str, Any]]:
     """Meta Graph ``components`` for ``rendered``: its body parameters, in mapping order."""
     if rendered.meta_parameters is None:

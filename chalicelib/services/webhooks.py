@@ -29,6 +29,8 @@ from chalicelib.services.webhook_limits import bounded
 
 if TYPE_CHECKING:
     from chalicelib.models.webhook import WebhookEvent
+    from chalicelib.services.broadcasts import BroadcastService
+    from chalicelib.services.consent import ConsentService
     from chalicelib.store.base import Store
 
 logger = logging.getLogger(__name__)
@@ -40,11 +42,19 @@ class WebhookService:
     """Applies Evolution's events for the one instance this service drives."""
 
     def __init__(
-        self, *, store: Store, instance: str, media_fetch: Callable[[str], None] | None = None
+        self,
+        *,
+        store: Store,
+        instance: str,
+        media_fetch: Callable[[str], None] | None = None,
+        consent: ConsentService | None = None,
+        broadcasts: Callable[[], BroadcastService] | None = None,
     ) -> None:
         self.store = store
         self.instance = instance
         self.media_fetch = media_fetch  # queues the background fetch of a new record's media
+        self.consent = consent  # opt-out/opt-in keywords in inbound texts
+        self.broadcasts = broadcasts  # recipients follow their message; a reopened session resumes
 
     def handle(self, event: WebhookEvent) -> dict[str, Any]:
         """The answer body; raises StoreUnavailableError when the event could not be recorded."""
@@ -63,6 +73,8 @@ class WebhookService:
         if event.status is None:
             return {"ignored": True}
         result = self.store.apply_status(self.instance, event.message_id, event.status, at=now_iso())
+        if result.record is not None and result.record.broadcast_id and self.broadcasts is not None:
+            self.broadcasts().follow(result.record)  # also on a re-delivery: a crash may have cut it
         return {"duplicate": result.duplicate}
 
     def _on_sent(self, event: MessageSent) -> dict[str, Any]:
@@ -90,11 +102,12 @@ class WebhookService:
     def _store_message(self, event: MessageUpserted) -> bool:
         now = now_iso()
         record = to_inbound_record(event.message, instance=self.instance, record_id=new_message_id(), now=now)
-        if not self.store.insert_inbound(record):
-            return False
-        if record.media is not None and self.media_fetch is not None:
+        stored = self.store.insert_inbound(record)
+        if stored and record.media is not None and self.media_fetch is not None:
             self.media_fetch(record.id)  # fetched on arrival, before WhatsApp's link expires
-        return True
+        if self.consent is not None:  # also on a re-delivery: a crash may have come in between
+            self.consent.on_inbound(record)
+        return stored
 
     def _confirm_send(self, event: MessageSent) -> bool:
         """Confirm an API send; settle one still without its WhatsApp id (written ahead and never
@@ -138,6 +151,11 @@ class WebhookService:
         if event.state == "open":
             fields.update(qr_code=None, pairing_code=None, code=None)
         self.store.update_instance_state(self.instance, **fields)
+        if event.state == "open" and self.broadcasts is not None:
+            try:
+                self.broadcasts().session_opened()
+            except Exception:  # they look again within a minute anyway
+                logger.warning("could not resume broadcasts waiting for the session", exc_info=True)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from chalicelib.events.types import Event
+from chalicelib.models.broadcasts import Broadcast, BroadcastRecipient, Suppression
 from chalicelib.models.events import Delivery, Destination
 from chalicelib.models.records import InstanceState, MessageRecord
 
@@ -313,7 +314,109 @@ class MediaStore(Protocol):
         ...
 
 
-class Store(IdempotencyStore, MessageStore, SendStore, InstanceStore, EventStore, MediaStore, Protocol):
+class BroadcastStore(Protocol):
+    """Broadcasts, their recipients (by index) with counts kept on the broadcast, and the pacing
+    slot: at most one send in flight per broadcast, never before ``next_send_at``."""
+
+    def create_broadcast(self, broadcast: Broadcast, recipients: list[BroadcastRecipient]) -> None:
+        """Write the broadcast and every recipient (in batches; the broadcast is written first, in
+        status ``creating``, and takes its given status only once every recipient is written)."""
+        ...
+
+    def get_broadcast(self, instance: str, broadcast_id: str) -> Broadcast | None: ...
+
+    def list_broadcasts(
+        self, instance: str, *, after: str | None = None, limit: int = 50
+    ) -> tuple[list[Broadcast], str | None]:
+        """Newest first, and the cursor of the next page (ValueError for a bad cursor)."""
+        ...
+
+    def update_broadcast(
+        self,
+        instance: str,
+        broadcast_id: str,
+        *,
+        expect: tuple[str, ...],
+        event: Event | None = None,
+        **fields: Any,
+    ) -> Broadcast | None:
+        """Set ``fields`` if the status is one of ``expect`` (with ``event`` in the same write);
+        the broadcast after the change, or None when the status did not match."""
+        ...
+
+    def claim_slot(
+        self,
+        instance: str,
+        broadcast_id: str,
+        *,
+        now: float,
+        lease_until: float,
+        token: str,
+        next_send_at: float,
+    ) -> Broadcast | None:
+        """Take the sending slot: only while running, due (``next_send_at`` ≤ ``now``) and no live
+        lease. Sets the lease and the next due time; None when another worker has it or it is early."""
+        ...
+
+    def release_slot(self, instance: str, broadcast_id: str, *, token: str, **fields: Any) -> bool:
+        """Drop the lease ``token`` holds, setting ``fields`` (cursor, next_send_at, waiting_for)."""
+        ...
+
+    def get_recipient(self, broadcast_id: str, index: int) -> BroadcastRecipient | None: ...
+
+    def recipients_from(self, broadcast_id: str, index: int, *, limit: int) -> list[BroadcastRecipient]:
+        """Recipients with an index at or above ``index``, in order."""
+        ...
+
+    def list_recipients(
+        self, broadcast_id: str, *, status: str | None = None, after: str | None = None, limit: int = 50
+    ) -> tuple[list[BroadcastRecipient], str | None]:
+        """Recipients by index (``status`` matches the counted status), and the next cursor."""
+        ...
+
+    def transition_recipient(
+        self, instance: str, broadcast_id: str, index: int, *, old: str, new: str, **fields: Any
+    ) -> bool:
+        """Move a recipient from status ``old`` to ``new`` (with ``fields``) and its broadcast's counts
+        with it, in one write; False when it is no longer in ``old``."""
+        ...
+
+
+class ConsentStore(Protocol):
+    """Suppressed numbers: a change and its ``recipient.opted_*`` event are one write."""
+
+    def suppress(self, suppression: Suppression, *, event: Event | None) -> bool:
+        """Keep ``suppression``; False (and no event) when the number is already suppressed."""
+        ...
+
+    def unsuppress(self, instance: str, to: str, *, event: Event | None) -> bool:
+        """Lift a suppression; False (and no event) when there was none."""
+        ...
+
+    def get_suppression(self, instance: str, to: str) -> Suppression | None: ...
+
+    def list_suppressions(
+        self, instance: str, *, after: str | None = None, limit: int = 50
+    ) -> tuple[list[Suppression], str | None]:
+        """Newest first, and the next cursor (ValueError for a bad cursor)."""
+        ...
+
+    def note_inbound(self, instance: str, to: str, *, at: str) -> None:
+        """A suppressed number wrote to us at ``at`` (nothing to do when it is not suppressed)."""
+        ...
+
+
+class Store(
+    IdempotencyStore,
+    MessageStore,
+    SendStore,
+    InstanceStore,
+    EventStore,
+    MediaStore,
+    BroadcastStore,
+    ConsentStore,
+    Protocol,
+):
     """Durable state: every concern's protocol, plus a liveness check.
 
     A new concern (broadcasts, …) adds its own Protocol above and joins this list;

@@ -261,3 +261,24 @@ def decode_cursor(cursor: str, *, prefix: str = "msg_") -> str:
     if not isinstance(before, str) or not before.startswith(prefix):
         raise ValueError("invalid cursor")
     return before
+
+
+BROADCAST_FIELDS = frozenset(
+    {"status", "updated_at", "completed_at", "next_send_at", "cursor", "waiting_for"}
+)
+
+
+def broadcast_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` if each is one a broadcast's update may set (the lease has its own methods)."""
+    unknown = set(fields) - BROADCAST_FIELDS
+    if unknown:
+        raise ValueError(f"not updatable broadcast fields: {sorted(unknown)}")
+    return fields
+
+
+def recipient_cursor(cursor: str) -> int:
+    """The recipient index a cursor of ``list_recipients`` starts at; ValueError when not ours."""
+    value = decode_cursor(cursor, prefix="r_").removeprefix("r_")
+    if not value.isdigit() or len(value) > 6:
+        raise ValueError("invalid cursor")
+    return int(value)

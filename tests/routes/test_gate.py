@@ -20,6 +20,8 @@ PATH_VALUES = {
     "event": "messages-upsert",
     "destination_id": "dst_01",
     "media_id": "msg_01",
+    "broadcast_id": "bc_01JDQ4Z9W6M8E3V7K2B5N1P0RS",
+    "to": "5511999999999",
 }
 SECRETS = {
     "EVOLUTION_API_KEY": "evolution-global-key-that-must-not-leak",

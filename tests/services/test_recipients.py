@@ -51,3 +51,8 @@ def test_unambiguous_numbers_become_e164(raw: str, country: str | None, e164: st
 def test_only_ascii_digits_make_a_recipient(raw: str, country: str | None) -> None:
     with pytest.raises(errors.ValidationError):
         normalize_recipient(raw, country)
+
+
+def test_a_number_longer_than_e164_allows_is_refused_even_when_its_metadata_accepts_it() -> None:
+    with pytest.raises(errors.ValidationError):
+        normalize_recipient("+4920100000000000")  # 16 digits

@@ -523,3 +523,17 @@ def test_a_file_that_is_not_json_is_a_problem(tmp_path: Path) -> None:
 def test_a_directory_without_templates_is_a_problem(tmp_path: Path) -> None:
     with pytest.raises(TemplateDefinitionError, match="no template files"):
         load_registry(tmp_path)
+
+
+def test_check_variables_refuses_exactly_what_render_refuses() -> None:
+    from chalicelib.services.templates import TemplateError, check_variables, render
+
+    good = {"name": "Ana", "date": "lunes", "time": "10:00", "location": "Oficina", "recruiter": "Luis"}
+    check_variables("interview_reminder", "es", good)
+    render("interview_reminder", "es", good)
+    for bad in ({}, {**good, "surprise": "x"}, {**good, "name": "A" * 61}, {**good, "name": "Ana\x00"}):
+        with pytest.raises(TemplateError) as checked:
+            check_variables("interview_reminder", "es", bad)
+        with pytest.raises(TemplateError) as rendered:
+            render("interview_reminder", "es", bad)
+        assert checked.value.details == rendered.value.details

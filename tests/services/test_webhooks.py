@@ -91,3 +91,68 @@ def test_a_new_message_with_media_has_its_fetch_queued_once_and_others_none(tmp_
     record = store.get_message(documents.instance, record_id)
     assert record is not None and record.type == "document" and record.media is not None
     assert record.media["stored"] is False
+
+
+class Hooks:
+    """Stands in for the broadcasts service: what the webhook service tells it."""
+
+    def __init__(self) -> None:
+        self.opened = 0
+        self.followed: list[str] = []
+
+    def session_opened(self) -> int:
+        self.opened += 1
+        return 0
+
+    def follow(self, record: Any) -> None:
+        self.followed.append(record.status)
+
+
+def test_an_open_session_resumes_broadcasts_and_a_status_of_a_broadcast_send_reaches_its_recipient(
+    tmp_path: Path,
+) -> None:
+    from chalicelib.models.records import MessageRecord
+
+    store = SQLiteStore(str(tmp_path / "s.db"))
+    hooks = Hooks()
+    opened = parse_envelope(load_webhook("connection.update.open"), received_at=RECEIVED)
+    service = WebhookService(store=store, instance=opened.instance, broadcasts=lambda: hooks)  # type: ignore[arg-type,return-value]
+    service.handle(opened)
+    service.handle(parse_envelope(load_webhook("connection.update.close"), received_at=RECEIVED))
+    assert hooks.opened == 1
+    status = parse_envelope(load_webhook("messages.update.delivery"), received_at=RECEIVED)
+    store.create_message(
+        MessageRecord.model_validate(
+            {
+                "id": "msg_01JDQ4Z9W6M8E3V7K2B5N1P0RS",
+                "instance": status.instance,
+                "direction": "outbound",
+                "message_id": status.message_id,  # type: ignore[union-attr]
+                "type": "text",
+                "status": "pending",
+                "created_at": "2026-11-25T10:00:00.000Z",
+                "updated_at": "2026-11-25T10:00:00.000Z",
+                "broadcast_id": "bc_01JDQ4Z9W6M8E3V7K2B5N1P0RS",
+                "broadcast_index": 3,
+            }
+        )
+    )
+    service.handle(status)
+    service.handle(status)  # a re-delivery is passed on too: the first may have been cut short
+    assert hooks.followed == ["delivered", "delivered"]
+
+
+def test_an_inbound_keyword_reaches_consent_on_every_delivery(tmp_path: Path) -> None:
+    from chalicelib.services.consent import ConsentService
+
+    store = SQLiteStore(str(tmp_path / "s.db"))
+    body = load_webhook("messages.upsert.text")
+    body["data"]["message"] = {"conversation": "Baja"}
+    event = parse_envelope(body, received_at=RECEIVED)
+    consent = ConsentService(store=store, instance=event.instance)
+    service = WebhookService(store=store, instance=event.instance, consent=consent)
+    assert service.handle(event)["duplicate"] is False
+    assert store.get_suppression(event.instance, "+5511999999999") is not None
+    store.unsuppress(event.instance, "+5511999999999", event=None)
+    assert service.handle(event)["duplicate"] is True
+    assert store.get_suppression(event.instance, "+5511999999999") is not None

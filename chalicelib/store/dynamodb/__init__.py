@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from chalicelib.store.dynamodb.broadcasts import DynamoDBBroadcasts
 from chalicelib.store.dynamodb.core import DynamoDBCore
 from chalicelib.store.dynamodb.events import DynamoDBEvents
 from chalicelib.store.dynamodb.idempotency import DynamoDBIdempotency
@@ -21,7 +22,13 @@ __all__ = ["LIST_INDEX", "TABLE_DEFINITION", "TTL_ATTRIBUTE", "DynamoDBCore", "D
 
 
 class DynamoDBStore(
-    DynamoDBIdempotency, DynamoDBSends, DynamoDBMessages, DynamoDBInstances, DynamoDBEvents, DynamoDBMedia
+    DynamoDBIdempotency,
+    DynamoDBSends,
+    DynamoDBMessages,
+    DynamoDBInstances,
+    DynamoDBEvents,
+    DynamoDBMedia,
+    DynamoDBBroadcasts,
 ):
     """The store on one DynamoDB table; atomic through conditions and transactions.
 

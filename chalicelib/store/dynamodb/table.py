@@ -22,7 +22,8 @@
 # Every conditional write also sets ``writer``, a nonce per logical operation (see core.py).
 #
 # Prefixes by concern: IDEM (idempotency.py); MSG, WAID, UNKNOWN, PARKED (messages.py); INST
-# (instances.py). A new concern takes a prefix of its own.
+# (instances.py); EVT, OUTBOX, DST, DSTID, DLV (events.py); BC, BCR, SUP (broadcasts.py). A new
+# concern takes a prefix of its own.
 #
 # GSI ``gsi1`` (projection ALL), on message records only: gsi1pk = LIST#<instance>#<direction>,
 # gsi1sk = <id>. Ids are ``msg_<ULID>``, so a descending query is newest first; a listing of both

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from chalicelib.store.sqlite.broadcasts import SQLiteBroadcasts
 from chalicelib.store.sqlite.core import SQLiteCore
 from chalicelib.store.sqlite.events import SQLiteEvents
 from chalicelib.store.sqlite.idempotency import SQLiteIdempotency
@@ -18,7 +19,15 @@ if TYPE_CHECKING:
 __all__ = ["SQLiteCore", "SQLiteStore"]
 
 
-class SQLiteStore(SQLiteIdempotency, SQLiteSends, SQLiteMessages, SQLiteInstances, SQLiteEvents, SQLiteMedia):
+class SQLiteStore(
+    SQLiteIdempotency,
+    SQLiteSends,
+    SQLiteMessages,
+    SQLiteInstances,
+    SQLiteEvents,
+    SQLiteMedia,
+    SQLiteBroadcasts,
+):
     """The store on one SQLite file; safe across threads and processes sharing that file.
 
     A new concern adds its mixin (its DDL and expiring tables included) to this list.
