@@ -47,8 +47,23 @@ PYC_MODE = 0o100644 << 16  # a regular file, readable by the runtime's user
 NOT_COMPILED = (
     "pydantic/v1/",  # pydantic 1's compatibility copy: pydantic 2 loads it only when asked to
     "aws_lambda_powertools/event_handler/",  # the service routes with chalice, not Powertools
-    "aws_lambda_powertools/utilities/",  # parser, data classes, idempotency, parameters...: unused
+    "aws_lambda_powertools/utilities/",  # parser, idempotency, parameters...: unused (but COMPILED_ANYWAY)
     "phonenumbers/shortdata/",  # short-number metadata: the service parses full numbers only
+    # One metadata module per country, imported the first time a number of that country is parsed:
+    # compiled then, once per container (about a millisecond each); keeps the zip under 8 MiB.
+    "phonenumbers/data/region_",
+)
+COMPILED_ANYWAY = (  # inside a NOT_COMPILED subtree, but loaded: the jobs worker's SQS batches
+    "aws_lambda_powertools/utilities/batch/",
+    "aws_lambda_powertools/utilities/data_classes/",
+    "aws_lambda_powertools/utilities/jmespath_utils/",
+    *(  # what the batch processor imports of the parser when pydantic is installed
+        f"aws_lambda_powertools/utilities/parser/{name}.py" for name in ("exceptions", "functions", "parser")
+    ),
+    *(
+        f"aws_lambda_powertools/utilities/parser/models/{name}.py"
+        for name in ("dynamodb", "sqs", "cloudwatch", "kinesis", "kafka")
+    ),
 )
 
 
@@ -103,7 +118,7 @@ def compiled(name: str) -> bool:
     path = PurePosixPath(name)
     if path.suffix != ".py" or "__pycache__" in path.parts:
         return False
-    return path.name == "__init__.py" or not name.startswith(NOT_COMPILED)
+    return path.name == "__init__.py" or name.startswith(COMPILED_ANYWAY) or not name.startswith(NOT_COMPILED)
 
 
 def _sources(archive: zipfile.ZipFile) -> list[str]:
