@@ -17,7 +17,7 @@ from chalicelib.openapi import Operation, documented
 from chalicelib.openapi.operation import HTML
 from chalicelib.routes._http import api_view, json_response, parse_model, parse_query, read_json
 from chalicelib.routes.auth import api_key_auth
-from chalicelib.routes.qr import content_security_policy
+from chalicelib.routes.qr import page_headers
 
 bp = Blueprint(__name__)
 
@@ -167,15 +167,7 @@ def cancel_broadcast(broadcast_id: str) -> dict[str, Any]:
 def page() -> tuple[str, dict[str, str]]:
     """The progress page and its headers, read and hashed once per process."""
     html = PAGE.read_text(encoding="utf-8")
-    headers = {
-        "Content-Type": "text/html; charset=utf-8",
-        "Cache-Control": "no-store",
-        "Content-Security-Policy": content_security_policy(html),
-        "X-Content-Type-Options": "nosniff",
-        "X-Frame-Options": "DENY",
-        "Referrer-Policy": "no-referrer",
-    }
-    return html, headers
+    return html, page_headers(html)
 
 
 on_reset(page.cache_clear)

@@ -48,11 +48,10 @@ def content_security_policy(html: str) -> str:
     )
 
 
-@cache
-def page() -> tuple[str, dict[str, str]]:
-    """The page and its headers, read and hashed once per process, on the first request."""
-    html = PAGE.read_text(encoding="utf-8")
-    headers = {
+def page_headers(html: str) -> dict[str, str]:
+    """The headers every static page of the service is served with: no caching, no framing, a CSP
+    that allows only the page's own inline script and style."""
+    return {
         "Content-Type": "text/html; charset=utf-8",
         "Cache-Control": "no-store",
         "Content-Security-Policy": content_security_policy(html),
@@ -60,7 +59,13 @@ def page() -> tuple[str, dict[str, str]]:
         "X-Frame-Options": "DENY",
         "Referrer-Policy": "no-referrer",
     }
-    return html, headers
+
+
+@cache
+def page() -> tuple[str, dict[str, str]]:
+    """The page and its headers, read and hashed once per process, on the first request."""
+    html = PAGE.read_text(encoding="utf-8")
+    return html, page_headers(html)
 
 
 on_reset(page.cache_clear)
